@@ -1,0 +1,89 @@
+// Codec: the contract every compressed representation in qvdb implements.
+//
+// A codec turns float vectors of dimension dim() into fixed-size codes of
+// code_size() bytes, decodes them back approximately, and scores a float
+// query against codes without decoding where it can (look-up tables,
+// popcounts, direct 8-bit arithmetic). Codecs chain: PcaCodec wraps another
+// codec (see pca_codec.h). Spec strings map to codecs in codec_factory.h.
+//
+// Thread safety: a trained codec is immutable; Encode, Decode and
+// MakeQueryDistance may be called from many threads at once. Train and
+// LoadState must not race with anything else. A QueryDistance belongs to one
+// thread.
+//
+// Distances follow metric.h: lower is better (squared L2, or the negated
+// inner product).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/base/attributes.h"
+#include "absl/status/status.h"
+#include "index/byte_io.h"
+#include "index/metric.h"
+
+namespace qvdb {
+
+// Scores one query against codes of one codec. Built per query (tables are
+// computed once here), then called for as many codes as needed.
+class QueryDistance {
+ public:
+  virtual ~QueryDistance() = default;
+  // out[i] = distance from the query to the i-th of n consecutive codes.
+  virtual void Distances(const uint8_t* codes, size_t n, float* out) const = 0;
+};
+
+class Codec {
+ public:
+  virtual ~Codec() = default;
+  Codec(const Codec&) = delete;
+  Codec& operator=(const Codec&) = delete;
+
+  // The spec that rebuilds this codec's shape, e.g. "PQ32x8" or "PCA64,SQ8".
+  virtual std::string spec() const = 0;
+  // Input dimension.
+  int dim() const { return dim_; }
+  // Bytes per encoded vector: what a vector costs in memory.
+  virtual size_t code_size() const = 0;
+  virtual bool is_trained() const = 0;
+  // Fewest training vectors Train accepts (0: the codec needs no training).
+  virtual size_t min_train_size() const { return 0; }
+
+  // Learns the codec's parameters from n vectors (n x dim floats). Rejects
+  // non-finite values and too small samples with InvalidArgument.
+  ABSL_MUST_USE_RESULT absl::Status Train(const float* x, size_t n);
+  // codes must hold n * code_size() bytes. Rejects non-finite input (naming
+  // the row and column) and an untrained codec; writes nothing then.
+  ABSL_MUST_USE_RESULT absl::Status Encode(const float* x, size_t n,
+                                           uint8_t* codes) const;
+  // x receives n x dim floats: the reconstruction of each code.
+  virtual void Decode(const uint8_t* codes, size_t n, float* x) const = 0;
+  // metric is kL2 or kInnerProduct (kCosine callers normalise and pass IP).
+  // The query must be finite; the codec must be trained.
+  virtual std::unique_ptr<QueryDistance> MakeQueryDistance(
+      const float* query, Metric metric) const = 0;
+
+  // Trained state only (the shape comes from spec()). codec_factory.h wraps
+  // it in a self-describing, versioned envelope.
+  virtual void SaveState(ByteWriter* w) const = 0;
+  ABSL_MUST_USE_RESULT virtual absl::Status LoadState(ByteReader* r) = 0;
+
+ protected:
+  explicit Codec(int dim) : dim_(dim) {}
+  // Called after validation: x is finite and n >= min_train_size().
+  virtual absl::Status DoTrain(const float* x, size_t n) = 0;
+  // Called after validation: x is finite and the codec is trained.
+  virtual void DoEncode(const float* x, size_t n, uint8_t* codes) const = 0;
+
+ private:
+  const int dim_;
+};
+
+// OK when all n x d values are finite; otherwise InvalidArgument naming the
+// first bad row and column.
+absl::Status CheckFinite(const float* x, size_t n, int d);
+
+}  // namespace qvdb

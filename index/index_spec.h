@@ -1,0 +1,54 @@
+// The index spec: a short string users read and write, parsed into a typed
+// config. Grammar (docs/spec.md has the full table):
+//
+//   spec    := [transform ","] [ivf ","] [codec] ["," refine]
+//   transform := "PCA" <dims> ["R"]        PCA to <dims>, "R": then rotate
+//   ivf     := "IVF" <nlist>
+//   codec   := "Flat" | "FP16" | "SQ8" | "FP8E4M3" | "FP8E5M2"
+//            | "PQ" <M> ["x" <4|8>] ["fs"] | "RQ" <M> ["x" <nbits>]
+//            | "RBQ" <B>
+//   refine  := "Refine(" codec ")"
+//
+// A missing codec means Flat (so "PCA64" is PCA to 64 float32 dimensions).
+// Examples: "FP8E4M3", "PCA192,FP8E4M3", "PCA64,PQ16x8", "RBQ2",
+// "IVF1024,PQ32x4fs,Refine(FP8E4M3)".
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace qvdb {
+
+enum class CodecKind { kFlat, kFP16, kSQ8, kFP8E4M3, kFP8E5M2, kPQ, kRQ, kRBQ };
+
+struct CodecSpec {
+  CodecKind kind = CodecKind::kFlat;
+  int m = 0;               // PQ: sub-quantizers; RQ: stages
+  int nbits = 0;           // PQ: 4 or 8; RQ: 1..16 bits per stage
+  bool fast_scan = false;  // PQ x4 only: SIMD fast-scan list layout
+  int levels = 0;          // RBQ: binary vectors (bits) per dimension
+
+  std::string ToString() const;
+  bool operator==(const CodecSpec&) const = default;
+};
+
+struct IndexSpec {
+  int pca_dim = 0;            // 0: no PCA
+  bool pca_rotation = false;  // random orthogonal rotation after PCA
+  int ivf_nlist = 0;          // 0: flat (no coarse partitioning)
+  CodecSpec codec;
+  std::optional<CodecSpec> refine;
+
+  // Canonical form; ParseIndexSpec(ToString()) gives back the same spec.
+  std::string ToString() const;
+  bool operator==(const IndexSpec&) const = default;
+};
+
+// InvalidArgument naming the bad token and listing the valid forms.
+absl::StatusOr<IndexSpec> ParseIndexSpec(std::string_view text);
+absl::StatusOr<CodecSpec> ParseCodecSpec(std::string_view token);
+
+}  // namespace qvdb

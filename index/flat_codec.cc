@@ -5,31 +5,35 @@
 #include <cstring>
 #include <vector>
 
+#include "index/scalar_distance_kernels.h"
+#include "index/simd_level.h"
+
 namespace qvdb {
 namespace {
 
 class FlatQueryDistance final : public QueryDistance {
  public:
   FlatQueryDistance(const float* query, int dim, Metric metric)
-      : query_(query, query + dim), metric_(CodecMetric(metric)) {}
+      : query_(query, query + dim),
+        metric_(CodecMetric(metric)),
+        level_(ActiveSimdLevel()) {}
 
+  // FlatL2Distance / -FlatInnerProduct per code, by the SIMD batch kernels.
   void Distances(const uint8_t* codes, size_t n, float* out) const override {
     const int d = int(query_.size());
-    const size_t cs = sizeof(float) * d;
     const float* q = query_.data();
     if (metric_ == Metric::kL2) {
-      for (size_t i = 0; i < n; ++i)
-        out[i] = FlatL2Distance(q, codes + i * cs, d);
+      FlatL2Batch(q, codes, n, d, out, level_);
     } else {
-      for (size_t i = 0; i < n; ++i) {
-        out[i] = -FlatInnerProduct(q, codes + i * cs, d);
-      }
+      FlatInnerProductBatch(q, codes, n, d, out, level_);
+      for (size_t i = 0; i < n; ++i) out[i] = -out[i];
     }
   }
 
  private:
   const std::vector<float> query_;
   const Metric metric_;
+  const SimdLevel level_;
 };
 
 }  // namespace

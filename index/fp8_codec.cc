@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "index/scalar_distance_kernels.h"
+#include "index/simd_level.h"
 #include "index/status_macros.h"
 
 namespace qvdb {
@@ -15,10 +17,14 @@ class Fp8QueryDistance final : public QueryDistance {
  public:
   // L2 scores r = q - mean; IP scores q and adds <q, mean>.
   Fp8QueryDistance(const float* query, const std::vector<float>& mean,
+                   Fp8Format format, int scale_exp,
                    const std::array<float, 256>& table, Metric metric)
       : terms_(query, query + mean.size()),
         table_(table),
-        metric_(CodecMetric(metric)) {
+        format_(format),
+        scale_exp_(scale_exp),
+        metric_(CodecMetric(metric)),
+        level_(ActiveSimdLevel()) {
     if (metric_ == Metric::kL2) {
       for (size_t j = 0; j < mean.size(); ++j) terms_[j] -= mean[j];
     } else {
@@ -30,25 +36,27 @@ class Fp8QueryDistance final : public QueryDistance {
     }
   }
 
+  // Fp8L2Distance / -(offset + Fp8InnerProduct) per code, by the SIMD batch
+  // kernels (which decode the codes' bits; the table is the scalar level's).
   void Distances(const uint8_t* codes, size_t n, float* out) const override {
     const int d = int(terms_.size());
     const float* t = terms_.data();
-    const float* table = table_.data();
+    const Fp8CodeValues values{format_, scale_exp_, table_.data()};
     if (metric_ == Metric::kL2) {
-      for (size_t i = 0; i < n; ++i) {
-        out[i] = Fp8L2Distance(t, codes + i * d, d, table);
-      }
+      Fp8L2Batch(t, codes, n, d, values, out, level_);
     } else {
-      for (size_t i = 0; i < n; ++i) {
-        out[i] = -(offset_ + Fp8InnerProduct(t, codes + i * d, d, table));
-      }
+      Fp8InnerProductBatch(t, codes, n, d, values, out, level_);
+      for (size_t i = 0; i < n; ++i) out[i] = -(offset_ + out[i]);
     }
   }
 
  private:
   std::vector<float> terms_;
   const std::array<float, 256> table_;  // a copy: 1 KiB, no lifetime tie
+  const Fp8Format format_;
+  const int scale_exp_;
   const Metric metric_;
+  const SimdLevel level_;
   float offset_ = 0.0f;
 };
 
@@ -146,7 +154,8 @@ void Fp8Codec::Decode(const uint8_t* codes, size_t n, float* x) const {
 
 std::unique_ptr<QueryDistance> Fp8Codec::MakeQueryDistance(
     const float* query, Metric metric) const {
-  return std::make_unique<Fp8QueryDistance>(query, mean_, table_, metric);
+  return std::make_unique<Fp8QueryDistance>(query, mean_, format_, scale_exp_,
+                                            table_, metric);
 }
 
 void Fp8Codec::SaveState(ByteWriter* w) const {

@@ -25,10 +25,12 @@
 // code c (format value * 2^-scale_exp, exact). Per query, r_j = q_j - mu_j:
 //   L2: sum_j (r_j - table[c_j])^2
 //   IP: <q, mu> + sum_j q_j table[c_j]
-// Kernels that decode raw format values v instead (bit tricks, SIMD) fold the
-// scale into the query: L2 = 2^(-2 scale_exp) sum_j (r_j 2^scale_exp - v_j)^2,
-// IP = <q, mu> + sum_j (q_j 2^-scale_exp) v_j, bit-identical to the table
-// form barring overflow and underflow.
+// Kernels that decode raw format values v instead (bit tricks, SIMD) may fold
+// the scale into the query: L2 = 2^(-2 scale_exp) sum_j (r_j 2^scale_exp -
+// v_j)^2, IP = <q, mu> + sum_j (q_j 2^-scale_exp) v_j, bit-identical to the
+// table form barring overflow and underflow. The SIMD kernels that score this
+// codec (scalar_distance_kernels.h) fold it into the decode instead, which
+// reproduces table[c] exactly for every code and scale.
 //
 // Round trip (normal range, relative to |x - mu|, after the scale): E4M3
 // <= 2^-4, E5M2 <= 2^-3 (half a unit in the last place).

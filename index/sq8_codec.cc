@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "index/scalar_distance_kernels.h"
+#include "index/simd_level.h"
 #include "index/status_macros.h"
 
 namespace qvdb {
@@ -16,7 +18,10 @@ class Sq8QueryDistance final : public QueryDistance {
   // L2: terms = q - vmin; IP: terms = q * step, offset = <q, vmin>.
   Sq8QueryDistance(const float* query, const std::vector<float>& vmin,
                    const std::vector<float>& step, Metric metric)
-      : metric_(CodecMetric(metric)), step_(step), terms_(step.size()) {
+      : metric_(CodecMetric(metric)),
+        level_(ActiveSimdLevel()),
+        step_(step),
+        terms_(step.size()) {
     const size_t d = step.size();
     if (metric_ == Metric::kL2) {
       for (size_t j = 0; j < d; ++j) terms_[j] = query[j] - vmin[j];
@@ -30,23 +35,22 @@ class Sq8QueryDistance final : public QueryDistance {
     }
   }
 
+  // Sq8L2Distance / -(offset + Sq8InnerProduct) per code, by the SIMD batch
+  // kernels.
   void Distances(const uint8_t* codes, size_t n, float* out) const override {
     const int d = int(terms_.size());
     const float* t = terms_.data();
     if (metric_ == Metric::kL2) {
-      const float* s = step_.data();
-      for (size_t i = 0; i < n; ++i) {
-        out[i] = Sq8L2Distance(t, codes + i * d, d, s);
-      }
+      Sq8L2Batch(t, codes, n, d, step_.data(), out, level_);
     } else {
-      for (size_t i = 0; i < n; ++i) {
-        out[i] = -(offset_ + Sq8InnerProduct(t, codes + i * d, d));
-      }
+      Sq8InnerProductBatch(t, codes, n, d, out, level_);
+      for (size_t i = 0; i < n; ++i) out[i] = -(offset_ + out[i]);
     }
   }
 
  private:
   const Metric metric_;
+  const SimdLevel level_;
   const std::vector<float> step_;
   std::vector<float> terms_;
   float offset_ = 0.0f;

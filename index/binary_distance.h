@@ -68,34 +68,69 @@ QVDB_HD int BinaryDotTable(const int8_t* pair_table, const uint8_t* a,
   return sum - (8 * nbytes - dim);
 }
 
-// Per-byte look-up tables of a float vector q (dim values): for byte position
-// p and byte value v, tables[p * 256 + v] = sum over the 8 dimensions of
-// byte p of (+q_j if bit set, else -q_j); padding dimensions count as 0.
-// tables must hold BinaryCodeBytes(dim) * 256 floats.
-inline void BuildByteTables(const float* q, int dim, float* tables) {
+// Nibble look-up tables of a float vector q (dim values), the form the SIMD
+// kernels (binary_kernels.h) use: for byte position p, 32 floats at p * 32;
+// entry v < 16 is the sum over dimensions 8p..8p+3 of (+q_j if bit j - 8p of
+// v is set, else -q_j), entry 16 + v the same over dimensions 8p+4..8p+7.
+// Each entry sums its 4 terms in dimension order, starting from 0; padding
+// dimensions count as 0. tables must hold BinaryCodeBytes(dim) * 32 floats.
+inline void BuildNibbleTables(const float* q, int dim, float* tables) {
   const int nbytes = BinaryCodeBytes(dim);
   for (int p = 0; p < nbytes; ++p) {
-    float qj[8];
-    for (int k = 0; k < 8; ++k) {
-      const int j = 8 * p + k;
-      qj[k] = j < dim ? q[j] : 0.0f;
-    }
-    float* t = tables + size_t(p) * 256;
-    // Each entry sums its 8 terms in dimension order, so a table entry is
-    // reproducible independently of how the table was filled.
-    for (int v = 0; v < 256; ++v) {
-      float s = 0;
-      for (int k = 0; k < 8; ++k) s += (v >> k & 1) ? qj[k] : -qj[k];
-      t[v] = s;
+    for (int half = 0; half < 2; ++half) {
+      float qj[4];
+      for (int k = 0; k < 4; ++k) {
+        const int j = 8 * p + 4 * half + k;
+        qj[k] = j < dim ? q[j] : 0.0f;
+      }
+      float* t = tables + size_t(p) * 32 + 16 * half;
+      for (int v = 0; v < 16; ++v) {
+        float s = 0;
+        for (int k = 0; k < 4; ++k) s += (v >> k & 1) ? qj[k] : -qj[k];
+        t[v] = s;
+      }
     }
   }
 }
 
-// <q, b> for a +1/-1 code b, from the byte tables of q.
+// Per-byte look-up tables of a float vector q (dim values): for byte position
+// p and byte value v, tables[p * 256 + v] = sum over the 8 dimensions of
+// byte p of (+q_j if bit set, else -q_j); padding dimensions count as 0.
+// Each entry is its two nibble-table entries added (BuildNibbleTables), so a
+// 256-entry look-up and two 16-entry ones give the same float bit for bit.
+// tables must hold BinaryCodeBytes(dim) * 256 floats.
+inline void BuildByteTables(const float* q, int dim, float* tables) {
+  const int nbytes = BinaryCodeBytes(dim);
+  for (int p = 0; p < nbytes; ++p) {
+    float nibbles[32];
+    // One byte's nibble tables: q shifted so that byte p comes first.
+    const int rest = dim - 8 * p;
+    BuildNibbleTables(q + 8 * p, rest < 8 ? rest : 8, nibbles);
+    float* t = tables + size_t(p) * 256;
+    for (int v = 0; v < 256; ++v)
+      t[v] = nibbles[v & 15] + nibbles[16 + (v >> 4)];
+  }
+}
+
+// <q, b> for a +1/-1 code b, from the byte tables of q. Sums bytes in order,
+// starting from 0.
 QVDB_HD float ByteTableDot(const float* tables, const uint8_t* code,
                            int nbytes) {
   float sum = 0;
   for (int p = 0; p < nbytes; ++p) sum += tables[p * 256 + code[p]];
+  return sum;
+}
+
+// The same dot product from the nibble tables of q: bit for bit equal to
+// ByteTableDot with tables from BuildByteTables (same entries, same order).
+// The oracle of the batch kernels in binary_kernels.h.
+QVDB_HD float NibbleTableDot(const float* tables, const uint8_t* code,
+                             int nbytes) {
+  float sum = 0;
+  for (int p = 0; p < nbytes; ++p) {
+    const float* t = tables + p * 32;
+    sum += t[code[p] & 15] + t[16 + (code[p] >> 4)];
+  }
   return sum;
 }
 

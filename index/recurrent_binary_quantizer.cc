@@ -12,6 +12,8 @@
 #include <random>
 
 #include "index/binary_distance.h"
+#include "index/binary_kernels.h"
+#include "index/simd_level.h"
 #include "index/status_macros.h"
 #include "index/top_k.h"
 
@@ -26,6 +28,10 @@ namespace qvdb {
 namespace {
 
 constexpr size_t kBlockRows = 1024;  // rows per BLAS call when (de)coding
+// Codes per batch-kernel call in Distances: the per-chunk results (up to
+// 8 x 8 level pairs per code) stay in stack buffers of at most 16 KiB.
+constexpr size_t kChunk = 64;
+constexpr int kMaxLevelPairs = 28;  // 8 levels: 8 * 7 / 2
 
 const int8_t* BytePairDotTable() {
   static const std::array<int8_t, 65536> table = [] {
@@ -99,30 +105,86 @@ void AddScaledSigns(const uint8_t* bits, int d, float c, float* y) {
 }
 
 // ||sum_l c_l b_l||^2 = sum_l c_l^2 d + 2 sum_{l<m} c_l c_m <b_l, b_m>, with
-// the +1/-1 dot products from `dot`. Shared by every distance so that the
-// popcount and table modes do the same float arithmetic.
-template <typename Dot>
-float NormSquaredFromDots(const uint8_t* code, const float* c, int levels,
-                          int dim, int nbytes, Dot dot) {
+// pair_dot(k) the +1/-1 dot product of the k-th level pair in the order
+// (0,1), (0,2), ..., (L-2,L-1) (binary_kernels.h).
+template <typename PairDot>
+float NormSquaredFromDots(const float* c, int levels, int dim,
+                          PairDot pair_dot) {
   float norm = 0;
+  int k = 0;
   for (int l = 0; l < levels; ++l) {
     norm += c[l] * c[l] * float(dim);
-    for (int m = l + 1; m < levels; ++m) {
-      norm +=
-          2.0f * c[l] * c[m] * float(dot(code + l * nbytes, code + m * nbytes));
+    for (int m = l + 1; m < levels; ++m, ++k) {
+      norm += 2.0f * c[l] * c[m] * float(pair_dot(k));
     }
   }
   return norm;
 }
 
+// Per-chunk working set of the distances: each code's level scales, with
+// codes innermost so that the per-code arithmetic below runs as loops over
+// codes that the compiler vectorizes (each code's operations stay in the
+// scalar order, so results do not depend on the chunking or the level).
+struct ChunkScales {
+  // c[l][i] = alpha_i * s_l of code i of the chunk.
+  float c[RecurrentBinaryQuantizer::kMaxLevels][kChunk];
+};
+
+// Fills s->c for `count` codes of code_size bytes whose alpha sits at byte
+// `alpha_at`.
+void LoadScales(const uint8_t* codes, size_t count, size_t code_size,
+                size_t alpha_at, const float* scales, int levels,
+                ChunkScales* s) {
+  float alpha[kChunk];
+  for (size_t i = 0; i < count; ++i) {
+    std::memcpy(&alpha[i], codes + i * code_size + alpha_at, sizeof(float));
+  }
+  for (int l = 0; l < levels; ++l) {
+    for (size_t i = 0; i < count; ++i) s->c[l][i] = alpha[i] * scales[l];
+  }
+}
+
+// NormSquaredFromDots of `count` codes at once: pair_dots[k * count + i] is
+// code i's k-th pair dot product. Same operations per code, same order.
+void NormsSquared(const ChunkScales& s, int levels, int dim, size_t count,
+                  const int32_t* pair_dots, float* norm) {
+  for (size_t i = 0; i < count; ++i) norm[i] = 0;
+  int k = 0;
+  for (int l = 0; l < levels; ++l) {
+    const float* cl = s.c[l];
+    for (size_t i = 0; i < count; ++i) norm[i] += cl[i] * cl[i] * float(dim);
+    for (int m = l + 1; m < levels; ++m, ++k) {
+      const float* cm = s.c[m];
+      const int32_t* dots = pair_dots + k * count;
+      for (size_t i = 0; i < count; ++i) {
+        norm[i] += 2.0f * cl[i] * cm[i] * float(dots[i]);
+      }
+    }
+  }
+}
+
+// sum_l c_l * dots[l * count + i] for each code i: <q, z_hat> from level
+// dot products.
+void LevelSums(const ChunkScales& s, int levels, size_t count,
+               const float* dots, float* sum) {
+  for (size_t i = 0; i < count; ++i) sum[i] = 0;
+  for (int l = 0; l < levels; ++l) {
+    const float* cl = s.c[l];
+    const float* dl = dots + l * count;
+    for (size_t i = 0; i < count; ++i) sum[i] += cl[i] * dl[i];
+  }
+}
+
 }  // namespace
 
-// Float query against reconstructions, from byte tables of the rotated query.
+// Float query against reconstructions, from nibble tables of the rotated
+// query (NibbleTableDotBatch) and the Hamming distances between each code's
+// own levels (LevelPairHammingBatch), at ActiveSimdLevel().
 class RecurrentBinaryQuantizer::AsymmetricDistance : public QueryDistance {
  public:
   AsymmetricDistance(const RecurrentBinaryQuantizer& q, const float* query,
                      Metric metric)
-      : q_(q), metric_(metric) {
+      : q_(q), metric_(metric), level_(ActiveSimdLevel()) {
     const int d = q.dim();
     std::vector<float> rotated(d);
     if (metric == Metric::kL2) {
@@ -134,29 +196,40 @@ class RecurrentBinaryQuantizer::AsymmetricDistance : public QueryDistance {
       q.Rotate(query, 1, nullptr, rotated.data());
       for (int j = 0; j < d; ++j) offset_ += query[j] * q.mean_[j];
     }
-    tables_.resize(size_t(q.code_bytes()) * 256);
-    BuildByteTables(rotated.data(), d, tables_.data());
+    tables_.resize(size_t(q.code_bytes()) * 32);
+    BuildNibbleTables(rotated.data(), d, tables_.data());
   }
 
   void Distances(const uint8_t* codes, size_t n, float* out) const override {
     const int levels = q_.levels_, nbytes = q_.code_bytes(), d = q_.dim();
     const size_t cs = q_.code_size();
-    float c[kMaxLevels];
-    for (size_t i = 0; i < n; ++i) {
-      const uint8_t* code = codes + i * cs;
-      q_.CodeScales(code, c);
-      float dot = 0;
-      for (int l = 0; l < levels; ++l) {
-        dot += c[l] * ByteTableDot(tables_.data(), code + l * nbytes, nbytes);
-      }
+    const int npairs = BinaryLevelPairs(levels);
+    float level_dots[kMaxLevels * kChunk];
+    uint32_t hamming[kMaxLevelPairs * kChunk];
+    int32_t pair_dots[kMaxLevelPairs * kChunk];
+    ChunkScales scales;
+    float dot[kChunk], norm[kChunk];
+    for (size_t start = 0; start < n; start += kChunk) {
+      const size_t count = std::min(kChunk, n - start);
+      const uint8_t* chunk = codes + start * cs;
+      float* o = out + start;
+      NibbleTableDotBatch(tables_.data(), chunk, count, cs, levels, nbytes,
+                          level_dots, level_);
+      LoadScales(chunk, count, cs, size_t(levels) * nbytes, q_.scales_.data(),
+                 levels, &scales);
+      LevelSums(scales, levels, count, level_dots, dot);
       if (metric_ == Metric::kL2) {
-        out[i] = offset_ - 2.0f * dot +
-                 NormSquaredFromDots(code, c, levels, d, nbytes,
-                                     [d](const uint8_t* a, const uint8_t* b) {
-                                       return BinaryDotPopcount(a, b, d);
-                                     });
+        LevelPairHammingBatch(chunk, count, cs, levels, nbytes, hamming,
+                              level_);
+        for (size_t j = 0; j < size_t(npairs) * count; ++j) {
+          pair_dots[j] = d - 2 * int32_t(hamming[j]);
+        }
+        NormsSquared(scales, levels, d, count, pair_dots, norm);
+        for (size_t i = 0; i < count; ++i) {
+          o[i] = offset_ - 2.0f * dot[i] + norm[i];
+        }
       } else {
-        out[i] = -(offset_ + dot);
+        for (size_t i = 0; i < count; ++i) o[i] = -(offset_ + dot[i]);
       }
     }
   }
@@ -164,12 +237,16 @@ class RecurrentBinaryQuantizer::AsymmetricDistance : public QueryDistance {
  private:
   const RecurrentBinaryQuantizer& q_;
   const Metric metric_;
-  float offset_ = 0;  // L2: ||R (x - mean)||^2; IP: <x, mean>
-  std::vector<float> tables_;
+  const SimdLevel level_;
+  float offset_ = 0;           // L2: ||R (x - mean)||^2; IP: <x, mean>
+  std::vector<float> tables_;  // nibble tables (BuildNibbleTables)
 };
 
 // The query's reconstruction against each code's, from +1/-1 dot products of
-// every level pair (popcount or byte-pair table).
+// every level pair: by Hamming distances (CrossHammingBatch and
+// LevelPairHammingBatch at ActiveSimdLevel()) or by byte-pair look-up
+// tables (scalar). Both modes fill the same integer dot products and share
+// the float arithmetic, so they agree bit for bit.
 class RecurrentBinaryQuantizer::SymmetricDistance : public QueryDistance {
  public:
   SymmetricDistance(const RecurrentBinaryQuantizer& q, const float* query,
@@ -177,41 +254,80 @@ class RecurrentBinaryQuantizer::SymmetricDistance : public QueryDistance {
       : q_(q),
         metric_(metric),
         mode_(mode),
+        level_(ActiveSimdLevel()),
         pair_table_(BytePairDotTable()),
         query_code_(q.code_size()) {
-    const int d = q.dim();
+    const int d = q.dim(), nbytes = q.code_bytes();
     std::vector<float> rotated(d);
     q.Rotate(query, 1, q.mean_.data(), rotated.data());
     q.EncodeRotated(rotated.data(), query_code_.data());
     q.CodeScales(query_code_.data(), query_scales_.data());
-    query_norm_ = NormSquared(query_code_.data(), query_scales_.data());
+    // The query's own level pairs, counted as the kernels count them.
+    std::array<int, kMaxLevelPairs> query_pairs{};
+    int k = 0;
+    for (int l = 0; l < q.levels_; ++l) {
+      for (int m = l + 1; m < q.levels_; ++m, ++k) {
+        query_pairs[k] = Dot(query_code_.data() + l * nbytes,
+                             query_code_.data() + m * nbytes);
+      }
+    }
+    query_norm_ =
+        NormSquaredFromDots(query_scales_.data(), q.levels_, d,
+                            [&](int pair) { return query_pairs[pair]; });
     if (metric == Metric::kInnerProduct) {
       // <x_hat_q, x_hat> = |mean|^2 + <R mean, z_q> + <R mean, z> + <z_q, z>
-      query_mean_dot_ = MeanDot(query_code_.data(), query_scales_.data());
+      for (int l = 0; l < q.levels_; ++l) {
+        query_mean_dot_ +=
+            query_scales_[l] * NibbleTableDot(q.rotated_mean_tables_.data(),
+                                              query_code_.data() + l * nbytes,
+                                              nbytes);
+      }
     }
   }
 
   void Distances(const uint8_t* codes, size_t n, float* out) const override {
-    const int levels = q_.levels_, nbytes = q_.code_bytes();
+    const int levels = q_.levels_, nbytes = q_.code_bytes(), d = q_.dim();
     const size_t cs = q_.code_size();
-    float c[kMaxLevels];
-    for (size_t i = 0; i < n; ++i) {
-      const uint8_t* code = codes + i * cs;
-      q_.CodeScales(code, c);
-      float cross = 0;
+    // Dot products, level- or pair-major (binary_kernels.h): cross[(l * L +
+    // j) * count + i] of query level l and code level j, pairs[k * count + i]
+    // of the code's k-th level pair.
+    int32_t cross[kMaxLevels * kMaxLevels * kChunk];
+    int32_t pairs[kMaxLevelPairs * kChunk];
+    float mean_dots[kMaxLevels * kChunk];
+    ChunkScales scales;
+    float cross_dot[kChunk], row[kChunk], sum[kChunk];
+    for (size_t start = 0; start < n; start += kChunk) {
+      const size_t count = std::min(kChunk, n - start);
+      const uint8_t* chunk = codes + start * cs;
+      float* o = out + start;
+      CodeDots(chunk, count, cross, pairs);
+      LoadScales(chunk, count, cs, size_t(levels) * nbytes, q_.scales_.data(),
+                 levels, &scales);
+      // <z_q, z> = sum_l cq_l sum_j c_j <b_q,l, b_j>.
+      for (size_t i = 0; i < count; ++i) cross_dot[i] = 0;
       for (int l = 0; l < levels; ++l) {
-        float row = 0;
-        for (int m = 0; m < levels; ++m) {
-          row += c[m] *
-                 float(Dot(query_code_.data() + l * nbytes, code + m * nbytes));
+        for (size_t i = 0; i < count; ++i) row[i] = 0;
+        for (int j = 0; j < levels; ++j) {
+          const float* cj = scales.c[j];
+          const int32_t* dots = cross + (l * levels + j) * count;
+          for (size_t i = 0; i < count; ++i) row[i] += cj[i] * float(dots[i]);
         }
-        cross += query_scales_[l] * row;
+        const float cq = query_scales_[l];
+        for (size_t i = 0; i < count; ++i) cross_dot[i] += cq * row[i];
       }
       if (metric_ == Metric::kL2) {
-        out[i] = query_norm_ + NormSquared(code, c) - 2.0f * cross;
+        NormsSquared(scales, levels, d, count, pairs, sum);
+        for (size_t i = 0; i < count; ++i) {
+          o[i] = query_norm_ + sum[i] - 2.0f * cross_dot[i];
+        }
       } else {
-        out[i] = -(q_.mean_norm_squared_ + query_mean_dot_ + MeanDot(code, c) +
-                   cross);
+        NibbleTableDotBatch(q_.rotated_mean_tables_.data(), chunk, count, cs,
+                            levels, nbytes, mean_dots, level_);
+        LevelSums(scales, levels, count, mean_dots, sum);
+        const float constant = q_.mean_norm_squared_ + query_mean_dot_;
+        for (size_t i = 0; i < count; ++i) {
+          o[i] = -(constant + sum[i] + cross_dot[i]);
+        }
       }
     }
   }
@@ -222,24 +338,51 @@ class RecurrentBinaryQuantizer::SymmetricDistance : public QueryDistance {
                ? BinaryDotPopcount(a, b, q_.dim())
                : BinaryDotTable(pair_table_, a, b, q_.dim());
   }
-  float NormSquared(const uint8_t* code, const float* c) const {
-    return NormSquaredFromDots(
-        code, c, q_.levels_, q_.dim(), q_.code_bytes(),
-        [this](const uint8_t* a, const uint8_t* b) { return Dot(a, b); });
-  }
-  // <R mean, z_hat> of one code.
-  float MeanDot(const uint8_t* code, const float* c) const {
-    float dot = 0;
-    for (int l = 0; l < q_.levels_; ++l) {
-      dot += c[l] * ByteTableDot(q_.rotated_mean_tables_.data(),
-                                 code + l * q_.code_bytes(), q_.code_bytes());
+
+  // The +1/-1 dot products of `count` codes: query levels against code
+  // levels (cross) and the codes' own level pairs (pairs), laid out as
+  // Distances reads them.
+  void CodeDots(const uint8_t* chunk, size_t count, int32_t* cross,
+                int32_t* pairs) const {
+    const int levels = q_.levels_, nbytes = q_.code_bytes(), d = q_.dim();
+    const size_t cs = q_.code_size();
+    const int npairs = BinaryLevelPairs(levels);
+    if (mode_ == SymmetricMode::kPopcount) {
+      // Hamming distances h, then d - 2h in place.
+      auto* cross_h = reinterpret_cast<uint32_t*>(cross);
+      auto* pairs_h = reinterpret_cast<uint32_t*>(pairs);
+      CrossHammingBatch(query_code_.data(), levels, chunk, count, cs, levels,
+                        nbytes, cross_h, level_);
+      LevelPairHammingBatch(chunk, count, cs, levels, nbytes, pairs_h, level_);
+      for (size_t j = 0; j < size_t(levels) * levels * count; ++j) {
+        cross[j] = d - 2 * int32_t(cross_h[j]);
+      }
+      for (size_t j = 0; j < size_t(npairs) * count; ++j) {
+        pairs[j] = d - 2 * int32_t(pairs_h[j]);
+      }
+      return;
     }
-    return dot;
+    for (size_t i = 0; i < count; ++i) {
+      const uint8_t* code = chunk + i * cs;
+      for (int l = 0; l < levels; ++l) {
+        for (int j = 0; j < levels; ++j) {
+          cross[(l * levels + j) * count + i] =
+              Dot(query_code_.data() + l * nbytes, code + j * nbytes);
+        }
+      }
+      int k = 0;
+      for (int l = 0; l < levels; ++l) {
+        for (int j = l + 1; j < levels; ++j, ++k) {
+          pairs[k * count + i] = Dot(code + l * nbytes, code + j * nbytes);
+        }
+      }
+    }
   }
 
   const RecurrentBinaryQuantizer& q_;
   const Metric metric_;
   const SymmetricMode mode_;
+  const SimdLevel level_;
   const int8_t* const pair_table_;  // 256 x 256, immutable
   std::vector<uint8_t> query_code_;
   std::array<float, kMaxLevels> query_scales_{};
@@ -550,8 +693,8 @@ void RecurrentBinaryQuantizer::Finalize() {
   const int d = dim();
   rotated_mean_.assign(d, 0.0f);
   Rotate(mean_.data(), 1, nullptr, rotated_mean_.data());
-  rotated_mean_tables_.assign(size_t(code_bytes()) * 256, 0.0f);
-  BuildByteTables(rotated_mean_.data(), d, rotated_mean_tables_.data());
+  rotated_mean_tables_.assign(size_t(code_bytes()) * 32, 0.0f);
+  BuildNibbleTables(rotated_mean_.data(), d, rotated_mean_tables_.data());
   mean_norm_squared_ = 0;
   for (float v : mean_) mean_norm_squared_ += v * v;
 }

@@ -8,7 +8,7 @@ PACKAGES=(
   libfaiss-dev libopenblas-dev liblapack-dev
   librocksdb-dev
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libspdlog-dev libfmt-dev libcli11-dev libhdf5-dev
+  libabsl-dev libspdlog-dev libfmt-dev libcli11-dev libhdf5-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox
 )

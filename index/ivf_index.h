@@ -1,0 +1,91 @@
+// PRIVATE header: callers use vector_index.h (CreateVectorIndex).
+//
+// IvfIndex implements VectorIndex for every spec: optional PCA, then IVF
+// lists (a single list when the spec has no IVF, i.e. flat search), codes in
+// the layout their scanner wants, and optional re-ranking with a finer codec
+// kept in the original space.
+#pragma once
+
+#include <memory>
+#include <shared_mutex>
+
+#include "index/codec.h"
+#include "index/inverted_lists.h"
+#include "index/list_scanner.h"
+#include "index/pca_transform.h"
+#include "index/vector_index.h"
+
+namespace qvdb {
+
+class IvfIndex final : public VectorIndex {
+ public:
+  static absl::StatusOr<std::unique_ptr<IvfIndex>> Create(const IndexSpec& spec,
+                                                          int dim,
+                                                          Metric metric);
+
+  const IndexSpec& spec() const override { return spec_; }
+  int dim() const override { return dim_; }
+  Metric metric() const override { return metric_; }
+  bool is_trained() const override;
+  size_t min_train_size() const override;
+  size_t size() const override;
+  size_t code_size() const override { return codec_->code_size(); }
+  size_t refine_code_size() const override {
+    return refine_ ? refine_->code_size() : 0;
+  }
+  size_t memory_bytes() const override;
+
+  absl::Status Train(const float* x, size_t n) override;
+  absl::StatusOr<EncodedVectors> Encode(const float* x,
+                                        size_t n) const override;
+  absl::Status AddEncoded(const int64_t* ids,
+                          const EncodedVectors& encoded) override;
+  absl::Status Add(const int64_t* ids, const float* x, size_t n) override;
+  void Remove(const int64_t* ids, size_t n) override;
+  void Compact() override;
+  absl::StatusOr<SearchResults> Search(
+      const float* queries, size_t nq,
+      const SearchParams& params) const override;
+  void SetRefineCodeSource(const RefineCodeSource* source) override;
+  std::string SerializeModel() const override;
+  absl::Status LoadModel(std::string_view bytes) override;
+
+ private:
+  IvfIndex(const IndexSpec& spec, int dim, Metric metric,
+           std::unique_ptr<Codec> codec, std::unique_ptr<Codec> refine);
+
+  int nlist() const { return std::max(1, spec_.ivf_nlist); }
+  // Normalises (cosine) and applies PCA: the vectors the lists are built in.
+  std::vector<float> ToWorkSpace(const float* x, size_t n) const;
+  // Nearest centroid (L2) of each of n work-space vectors.
+  std::vector<int32_t> Assign(const float* work, size_t n) const;
+  // Searches nq queries, scanning each probed list once for all of them.
+  void SearchChunk(const float* queries, size_t nq, const SearchParams& params,
+                   int64_t* ids, float* distances) const;
+  // Re-scores the candidates in *top with the refine codec; keeps k.
+  void Refine(const float* query, TopK* top, int keep, int k, int64_t* ids,
+              float* distances) const;
+  absl::Status CheckQueryable(size_t nq, const SearchParams& params) const;
+
+  const IndexSpec spec_;
+  const int dim_;
+  const Metric metric_;
+  const int work_dim_;
+  const bool by_residual_;
+  std::unique_ptr<PcaTransform> pca_;     // null without PCA
+  std::unique_ptr<Codec> codec_;          // codes in RAM, work space
+  std::unique_ptr<Codec> refine_;         // original space, may be null
+  std::unique_ptr<ListScanner> scanner_;  // reads lists_ in their layout
+  std::vector<float> centroids_;          // nlist x work_dim; empty if flat
+  bool coarse_trained_ = false;
+
+  // Guards the lists, the id map and the refine codes: searches hold it
+  // shared, Add/Remove/Compact exclusive (only while they touch memory;
+  // encoding happens before taking it).
+  mutable std::shared_mutex mu_;
+  InvertedLists lists_;
+  std::vector<uint8_t> refine_codes_;  // dense by id (when no source is set)
+  const RefineCodeSource* refine_source_ = nullptr;
+};
+
+}  // namespace qvdb

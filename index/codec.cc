@@ -35,8 +35,7 @@ absl::Status Codec::Encode(const float* x, size_t n, uint8_t* codes) const {
         fmt::format("{} is not trained: call Train first", spec()));
   }
   RETURN_IF_ERROR(CheckFinite(x, n, dim_));
-  DoEncode(x, n, codes);
-  return absl::OkStatus();
+  return DoEncode(x, n, codes);
 }
 
 }  // namespace qvdb

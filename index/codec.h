@@ -75,8 +75,10 @@ class Codec {
   explicit Codec(int dim) : dim_(dim) {}
   // Called after validation: x is finite and n >= min_train_size().
   virtual absl::Status DoTrain(const float* x, size_t n) = 0;
-  // Called after validation: x is finite and the codec is trained.
-  virtual void DoEncode(const float* x, size_t n, uint8_t* codes) const = 0;
+  // Called after validation: x is finite and the codec is trained. An error
+  // (e.g. from a wrapped codec or Faiss) is returned by Encode as it is.
+  virtual absl::Status DoEncode(const float* x, size_t n,
+                                uint8_t* codes) const = 0;
 
  private:
   const int dim_;

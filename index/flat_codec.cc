@@ -46,8 +46,9 @@ absl::StatusOr<std::unique_ptr<FlatCodec>> FlatCodec::Create(int dim) {
   return std::unique_ptr<FlatCodec>(new FlatCodec(dim));
 }
 
-void FlatCodec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
+absl::Status FlatCodec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
   std::memcpy(codes, x, n * code_size());
+  return absl::OkStatus();
 }
 
 void FlatCodec::Decode(const uint8_t* codes, size_t n, float* x) const {

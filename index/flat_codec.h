@@ -86,7 +86,8 @@ class FlatCodec final : public Codec {
   absl::Status DoTrain(const float* x, size_t n) override {
     return absl::OkStatus();
   }
-  void DoEncode(const float* x, size_t n, uint8_t* codes) const override;
+  absl::Status DoEncode(const float* x, size_t n,
+                        uint8_t* codes) const override;
 
  private:
   explicit FlatCodec(int dim) : Codec(dim) {}

@@ -46,12 +46,13 @@ absl::StatusOr<std::unique_ptr<Fp16Codec>> Fp16Codec::Create(int dim) {
   return std::unique_ptr<Fp16Codec>(new Fp16Codec(dim));
 }
 
-void Fp16Codec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
+absl::Status Fp16Codec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
   const size_t total = n * size_t(dim());
   for (size_t i = 0; i < total; ++i) {
     const uint16_t h = FloatToFp16(x[i]);
     std::memcpy(codes + sizeof(uint16_t) * i, &h, sizeof(h));
   }
+  return absl::OkStatus();
 }
 
 void Fp16Codec::Decode(const uint8_t* codes, size_t n, float* x) const {

@@ -128,7 +128,8 @@ class Fp16Codec final : public Codec {
   absl::Status DoTrain(const float* x, size_t n) override {
     return absl::OkStatus();
   }
-  void DoEncode(const float* x, size_t n, uint8_t* codes) const override;
+  absl::Status DoEncode(const float* x, size_t n,
+                        uint8_t* codes) const override;
 
  private:
   explicit Fp16Codec(int dim) : Codec(dim) {}

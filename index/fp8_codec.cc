@@ -124,7 +124,7 @@ absl::Status Fp8Codec::DoTrain(const float* x, size_t n) {
   return absl::OkStatus();
 }
 
-void Fp8Codec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
+absl::Status Fp8Codec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
   const float scale = std::ldexp(1.0f, scale_exp_);
   const int d = dim();
   // (x - mean) * scale may overflow to infinity: FloatToFp8 saturates it.
@@ -141,6 +141,7 @@ void Fp8Codec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
       }
     }
   }
+  return absl::OkStatus();
 }
 
 void Fp8Codec::Decode(const uint8_t* codes, size_t n, float* x) const {

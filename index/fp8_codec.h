@@ -138,7 +138,8 @@ class Fp8Codec final : public Codec {
 
  protected:
   absl::Status DoTrain(const float* x, size_t n) override;
-  void DoEncode(const float* x, size_t n, uint8_t* codes) const override;
+  absl::Status DoEncode(const float* x, size_t n,
+                        uint8_t* codes) const override;
 
  private:
   Fp8Codec(int dim, Fp8Format format) : Codec(dim), format_(format) {}

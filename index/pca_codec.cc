@@ -100,7 +100,7 @@ absl::Status PcaCodec::DoTrain(const float* x, size_t n) {
   return absl::OkStatus();
 }
 
-void PcaCodec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
+absl::Status PcaCodec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
   const size_t cs = inner_->code_size();
   std::vector<float> y(std::min(n, kBlock) * out_dim());
   for (size_t start = 0; start < n; start += kBlock) {
@@ -112,15 +112,9 @@ void PcaCodec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
       if (std::isnan(v)) v = 0;
       v = std::clamp(v, -FLT_MAX, FLT_MAX);
     }
-    absl::Status st = inner_->Encode(y.data(), m, codes + start * cs);
-    if (!st.ok()) {
-      // Cannot happen for a trained inner codec and finite input; DoEncode
-      // has no way to report it, so leave a defined code behind.
-      spdlog::error("{}: inner encode failed: {}", spec(),
-                    std::string(st.message()));
-      std::fill(codes + start * cs, codes + (start + m) * cs, uint8_t{0});
-    }
+    RETURN_IF_ERROR(inner_->Encode(y.data(), m, codes + start * cs));
   }
+  return absl::OkStatus();
 }
 
 void PcaCodec::Decode(const uint8_t* codes, size_t n, float* x) const {

@@ -68,7 +68,8 @@ class PcaCodec : public Codec {
 
  protected:
   absl::Status DoTrain(const float* x, size_t n) override;
-  void DoEncode(const float* x, size_t n, uint8_t* codes) const override;
+  absl::Status DoEncode(const float* x, size_t n,
+                        uint8_t* codes) const override;
 
  private:
   PcaCodec(int dim, int out_dim, bool random_rotation,

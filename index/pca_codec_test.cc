@@ -52,8 +52,10 @@ class TestFloatCodec : public Codec {
     trained_ = true;
     return absl::OkStatus();
   }
-  void DoEncode(const float* x, size_t n, uint8_t* codes) const override {
+  absl::Status DoEncode(const float* x, size_t n,
+                        uint8_t* codes) const override {
     std::memcpy(codes, x, n * code_size());
+    return absl::OkStatus();
   }
 
  private:

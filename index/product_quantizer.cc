@@ -183,7 +183,7 @@ int PqCodec::NearestCentroid(int j, const float* xs) const {
   return NearestOf(xs, centroid(j, 0), ksub_, dsub_, nullptr);
 }
 
-void PqCodec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
+absl::Status PqCodec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
 #pragma omp parallel for schedule(static) if (n >= kParallelEncodeMin)
   for (int64_t i = 0; i < int64_t(n); ++i) {
     const float* xi = x + size_t(i) * dim();
@@ -198,6 +198,7 @@ void PqCodec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
       }
     }
   }
+  return absl::OkStatus();
 }
 
 void PqCodec::Decode(const uint8_t* codes, size_t n, float* x) const {

@@ -87,7 +87,8 @@ class PqCodec final : public Codec {
 
  protected:
   absl::Status DoTrain(const float* x, size_t n) override;
-  void DoEncode(const float* x, size_t n, uint8_t* codes) const override;
+  absl::Status DoEncode(const float* x, size_t n,
+                        uint8_t* codes) const override;
 
  private:
   // Index of the centroid of slot j nearest to sub-vector xs (ties: lowest).

@@ -699,7 +699,7 @@ void RecurrentBinaryQuantizer::Finalize() {
   for (float v : mean_) mean_norm_squared_ += v * v;
 }
 
-void RecurrentBinaryQuantizer::DoEncode(const float* x, size_t n,
+absl::Status RecurrentBinaryQuantizer::DoEncode(const float* x, size_t n,
                                         uint8_t* codes) const {
   const int d = dim();
   const size_t cs = code_size();
@@ -711,6 +711,7 @@ void RecurrentBinaryQuantizer::DoEncode(const float* x, size_t n,
       EncodeRotated(&z[i * d], codes + (start + i) * cs);
     }
   }
+  return absl::OkStatus();
 }
 
 void RecurrentBinaryQuantizer::Decode(const uint8_t* codes, size_t n,

@@ -107,7 +107,8 @@ class RecurrentBinaryQuantizer : public Codec {
 
  protected:
   absl::Status DoTrain(const float* x, size_t n) override;
-  void DoEncode(const float* x, size_t n, uint8_t* codes) const override;
+  absl::Status DoEncode(const float* x, size_t n,
+                        uint8_t* codes) const override;
 
  private:
   RecurrentBinaryQuantizer(int dim, int levels, const Options& options);

@@ -291,7 +291,7 @@ float RqCodec::StoredNorm(const uint8_t* code) const {
   return norm_min_ + (norm_max_ - norm_min_) / kNormLevels * code[packed_size_];
 }
 
-void RqCodec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
+absl::Status RqCodec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
   std::vector<uint8_t> packed(std::min(n, kEncodeBatch) * packed_size_);
   std::vector<float> scratch(dim());
   for (size_t i0 = 0; i0 < n; i0 += kEncodeBatch) {
@@ -304,6 +304,7 @@ void RqCodec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
       code[packed_size_] = QuantizeNorm(ExactNorm(src, scratch.data()));
     }
   }
+  return absl::OkStatus();
 }
 
 void RqCodec::Decode(const uint8_t* codes, size_t n, float* x) const {

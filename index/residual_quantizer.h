@@ -105,7 +105,8 @@ class RqCodec final : public Codec {
 
  protected:
   absl::Status DoTrain(const float* x, size_t n) override;
-  void DoEncode(const float* x, size_t n, uint8_t* codes) const override;
+  absl::Status DoEncode(const float* x, size_t n,
+                        uint8_t* codes) const override;
 
  private:
   // A Faiss quantizer with our codebooks, for beam-search encoding.

@@ -95,7 +95,7 @@ absl::Status Sq8Codec::DoTrain(const float* x, size_t n) {
   return absl::OkStatus();
 }
 
-void Sq8Codec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
+absl::Status Sq8Codec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
   const int d = dim();
   for (size_t i = 0; i < n; ++i) {
     const float* row = x + i * d;
@@ -108,6 +108,7 @@ void Sq8Codec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
       code[j] = uint8_t(int(clamped + 0.5f));
     }
   }
+  return absl::OkStatus();
 }
 
 void Sq8Codec::Decode(const uint8_t* codes, size_t n, float* x) const {

@@ -98,7 +98,8 @@ class Sq8Codec final : public Codec {
 
  protected:
   absl::Status DoTrain(const float* x, size_t n) override;
-  void DoEncode(const float* x, size_t n, uint8_t* codes) const override;
+  absl::Status DoEncode(const float* x, size_t n,
+                        uint8_t* codes) const override;
 
  private:
   explicit Sq8Codec(int dim) : Codec(dim) {}

@@ -30,7 +30,7 @@ set title 'qvdb codecs on {name}: recall@10 of exact search on the codes'
 set xlabel 'bytes per vector (log scale)'
 set ylabel 'recall@10'
 set logscale x 2
-set xrange [*:1024]
+set xrange [*:3072]
 set offsets 0, 0, 0.03, 0
 set grid
 set key off

@@ -1,0 +1,47 @@
+// Options of Engine::Open. Each states its default; none can change while
+// the engine is open (reopen to change them).
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "storage/storage_options.h"
+
+namespace qvdb {
+
+struct EngineOptions {
+  // The data directory (Storage::Open's `dir`). Required.
+  std::string data_dir;
+  // Durability and creation (storage/storage_options.h). Default: fsync each
+  // batch before acknowledging it; do not create a missing directory.
+  StorageOptions storage;
+
+  // --- Training (server/README.md, "Life of a collection") ---
+  // Train an untrained collection in a background thread once it holds
+  // its threshold of live rows: the largest of auto_train_min_rows, the
+  // spec's minimum training size, and 39 rows per IVF list (below that
+  // k-means leaves lists empty); CollectionStats reports it. Default: true.
+  bool auto_train = true;
+  // Default: 1000.
+  size_t auto_train_min_rows = 1000;
+  // Vectors read from storage to train on (an even stride over the rows).
+  // Default: 100000 (what the index samples anyway).
+  size_t max_train_sample = 100000;
+  // Rows encoded and written per PutCodes batch while a model is built.
+  // Writes to the collection wait for one such batch at most. Default: 8192.
+  size_t train_chunk_rows = 8192;
+
+  // --- Limits on one request (InvalidArgument above them: split it) ---
+  // Rows of an upsert, ids of a delete or get, queries of a search.
+  // Default: 10000.
+  size_t max_batch_rows = 10000;
+  // Vector and payload bytes of one upsert. Default: 64 MiB.
+  size_t max_batch_bytes = size_t{64} << 20;
+  // Bytes of one payload. Default: 1 MiB.
+  size_t max_payload_bytes = size_t{1} << 20;
+
+  // Threads a batch of queries is spread over (0: all cores). Default: 0.
+  int search_threads = 0;
+};
+
+}  // namespace qvdb

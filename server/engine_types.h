@@ -1,0 +1,101 @@
+// The values Engine (collection_engine.h) takes and returns. Plain structs,
+// no gRPC types: the service converts them to and from its messages.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "index/metric.h"
+#include "storage/collection_record.h"
+#include "storage/user_id.h"
+
+namespace qvdb {
+
+// Largest k a search may ask for.
+inline constexpr int kMaxSearchK = 10000;
+// Largest refine factor (k * refine_factor candidates are re-scored).
+inline constexpr int kMaxRefineFactor = 100;
+
+// One row of an upsert. The vector has the collection's dimension; the
+// payload is opaque bytes (typically JSON), empty for none.
+struct UpsertRow {
+  UserId id;
+  std::vector<float> vector;
+  std::string payload;
+};
+
+// What one upsert or delete did, row by row summed up.
+struct WriteSummary {
+  size_t inserted = 0;
+  size_t updated = 0;
+  size_t deleted = 0;
+  size_t not_found = 0;  // deletes of ids that were not there (no error)
+};
+
+struct GetOptions {
+  bool with_payload = true;
+  bool with_vector = false;
+};
+
+struct GetResult {
+  UserId id;
+  bool found = false;
+  std::string payload;        // when asked for and stored
+  std::vector<float> vector;  // when asked for
+};
+
+struct SearchOptions {
+  int k = 10;              // 1 to kMaxSearchK
+  int nprobe = 8;          // IVF lists scanned per query; clamped to nlist
+  int refine_factor = 4;   // Refine specs: k * refine_factor re-scored
+  // Only these user ids may be returned (absent: all). Unknown ids are
+  // ignored; an empty list matches nothing.
+  std::optional<std::vector<UserId>> filter;
+  bool with_payload = true;
+  bool with_vector = false;
+};
+
+// One search result. score is metric.h's ToUserScore: the squared distance
+// for L2 (lower is closer), the (cosine) similarity otherwise (higher is
+// closer). Hits come best first.
+struct Hit {
+  UserId id;
+  float score = 0;
+  std::string payload;
+  std::vector<float> vector;
+};
+
+struct CollectionInfo {
+  std::string name;
+  uint32_t dim = 0;
+  Metric metric = Metric::kL2;
+  std::string index_spec;  // canonical form (IndexSpec::ToString)
+  CollectionState state = CollectionState::kEmpty;
+  int64_t created_unix_micros = 0;
+};
+
+struct CollectionStats {
+  CollectionInfo info;
+  uint64_t live_rows = 0;         // rows in storage
+  uint64_t indexed_vectors = 0;   // searchable vectors in RAM
+  bool trained = false;           // a model is in force (else exact search)
+  bool training = false;          // a model is being built now
+  uint64_t model_version = 0;     // in force; 0: none
+  uint64_t auto_train_threshold = 0;
+  // Where re-ranking reads its vectors: true for Refine(Flat) (the stored
+  // float32 vectors, read from disk per candidate), false when the refine
+  // codes are held in RAM (other Refine codecs) or there is no Refine.
+  bool refine_on_disk = false;
+  size_t code_size = 0;           // bytes per vector of the codes in RAM
+  size_t refine_code_size = 0;    // bytes per vector of the refine codes
+  size_t memory_bytes = 0;        // RAM of the index (lists, ids, models)
+  double ram_bytes_per_vector = 0;  // memory_bytes / indexed_vectors
+  double load_seconds = 0;        // time to load at Open (0 if created)
+  double last_train_seconds = 0;  // duration of the last training, if any
+  std::string last_train_error;   // empty when the last training succeeded
+};
+
+}  // namespace qvdb

@@ -15,6 +15,13 @@ bool InvertedLists::Contains(int64_t id) const {
   return id >= 0 && size_t(id) < where_.size() && where_[id].list >= 0;
 }
 
+bool InvertedLists::Locate(int64_t id, size_t* list, size_t* pos) const {
+  if (!Contains(id)) return false;
+  *list = where_[id].list;
+  *pos = where_[id].pos;
+  return true;
+}
+
 void InvertedLists::Add(int64_t id, int32_t list, const uint8_t* code) {
   assert(id >= 0 && size_t(list) < lists_.size());
   Remove(id);

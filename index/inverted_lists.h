@@ -39,6 +39,8 @@ class InvertedLists {
   // Live (not removed) vectors.
   size_t size() const { return live_; }
   bool Contains(int64_t id) const;
+  // Where a live id's code is; false when the id is not present.
+  bool Locate(int64_t id, size_t* list, size_t* pos) const;
 
   // Appends a code; an id already present is removed first (upsert).
   void Add(int64_t id, int32_t list, const uint8_t* code);

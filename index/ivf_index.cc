@@ -14,6 +14,8 @@
 
 #include "index/codec_factory.h"
 #include "index/pq4_fast_scan.h"
+#include "index/scalar_distance_kernels.h"
+#include "index/simd_level.h"
 #include "index/status_macros.h"
 #include "index/top_k.h"
 
@@ -23,6 +25,7 @@ namespace {
 constexpr uint32_t kModelMagic = 0x58495651;  // "QVIX"
 constexpr uint32_t kModelVersion = 1;
 constexpr size_t kQueryChunk = 64;     // queries sharing each list's scan
+constexpr int kRescoreFactor = 2;      // spare candidates for exact re-scoring
 constexpr size_t kMaxTrainSample = 100000;
 constexpr int kMaxK = 10000;
 
@@ -330,7 +333,12 @@ void IvfIndex::SearchChunk(const float* queries, size_t nq,
                            float* out_distances) const {
   const Metric cm = CodecMetric(metric_);
   const int nprobe = std::min(params.nprobe, nlist());
-  const int keep = refine_ ? params.k * params.refine_factor : params.k;
+  // Approximate (fast-scan) distances are re-scored exactly at the end; a
+  // few spare candidates absorb their quantization error at the boundary.
+  const bool rescore = !refine_ && scanner_->approximate();
+  const int keep = refine_    ? params.k * params.refine_factor
+                   : rescore ? params.k * kRescoreFactor
+                             : params.k;
 
   // Per query: the normalised original query (for refine), the work-space
   // query, its constant, and the lists to probe.
@@ -348,23 +356,30 @@ void IvfIndex::SearchChunk(const float* queries, size_t nq,
   // probes_of_list[l]: the chunk's queries that probe list l.
   std::vector<std::vector<uint32_t>> probes_of_list(nlist());
   std::vector<std::pair<float, int>> coarse(nlist());
+  std::vector<float> coarse_dist(nlist());
+  const SimdLevel level = ActiveSimdLevel();
   for (size_t q = 0; q < nq; ++q) {
     if (spec_.ivf_nlist == 0) {
       probes_of_list[0].push_back(q);
       continue;
     }
     const float* wq = &work[q * work_dim_];
-    for (int l = 0; l < nlist(); ++l) {
-      const float* c = &centroids_[size_t(l) * work_dim_];
-      coarse[l] = {cm == Metric::kL2 ? L2(wq, c, work_dim_)
-                                     : -Dot(wq, c, work_dim_),
-                   l};
+    // Centroids are float32 rows: the Flat codec's SIMD kernels score them.
+    const auto* rows = reinterpret_cast<const uint8_t*>(centroids_.data());
+    if (cm == Metric::kL2) {
+      FlatL2Batch(wq, rows, nlist(), work_dim_, coarse_dist.data(), level);
+    } else {
+      FlatInnerProductBatch(wq, rows, nlist(), work_dim_, coarse_dist.data(),
+                            level);
+      for (float& d : coarse_dist) d = -d;
     }
+    for (int l = 0; l < nlist(); ++l) coarse[l] = {coarse_dist[l], l};
     std::partial_sort(coarse.begin(), coarse.begin() + nprobe, coarse.end());
     for (int p = 0; p < nprobe; ++p) probes_of_list[coarse[p].second].push_back(q);
   }
 
   std::vector<TopK> tops(nq, TopK(keep));
+  ScanScratch scratch;
   std::vector<ListQuery> list_queries;
   std::vector<float> residuals;
   for (int l = 0; l < nlist(); ++l) {
@@ -387,7 +402,7 @@ void IvfIndex::SearchChunk(const float* queries, size_t nq,
       list_queries.push_back(lq);
     }
     scanner_->Scan(list, list_queries.data(), int(list_queries.size()), cm,
-                   params.filter);
+                   params.filter, &scratch);
   }
 
   for (size_t q = 0; q < nq; ++q) {
@@ -395,10 +410,40 @@ void IvfIndex::SearchChunk(const float* queries, size_t nq,
     float* distances = out_distances + q * params.k;
     if (refine_) {
       Refine(&raw[q * dim_], &tops[q], keep, params.k, ids, distances);
+    } else if (rescore) {
+      Rescore(&work[q * work_dim_], constant[q], &tops[q], keep, params.k,
+              ids, distances);
     } else {
       tops[q].Finish(ids, distances);
     }
   }
+}
+
+void IvfIndex::Rescore(const float* work_query, float constant, TopK* top,
+                       int keep, int k, int64_t* out_ids,
+                       float* out_distances) const {
+  const Metric cm = CodecMetric(metric_);
+  std::vector<int64_t> cand(keep);
+  std::vector<float> cand_dist(keep);
+  top->Finish(cand.data(), cand_dist.data());
+  std::vector<uint8_t> code(codec_->code_size());
+  std::vector<float> x(work_dim_);
+  TopK final_top(k);
+  for (int i = 0; i < keep && cand[i] >= 0; ++i) {
+    size_t l = 0, pos = 0;
+    if (!lists_.Locate(cand[i], &l, &pos)) continue;
+    lists_.GetCode(l, pos, code.data());
+    // The exact codec distance: reconstruct in the work space and compare.
+    codec_->Decode(code.data(), 1, x.data());
+    if (by_residual_) {
+      const float* c = &centroids_[l * work_dim_];
+      for (int j = 0; j < work_dim_; ++j) x[j] += c[j];
+    }
+    const float d = cm == Metric::kL2 ? L2(work_query, x.data(), work_dim_)
+                                      : -Dot(work_query, x.data(), work_dim_);
+    final_top.Push(d + constant, cand[i]);
+  }
+  final_top.Finish(out_ids, out_distances);
 }
 
 void IvfIndex::Refine(const float* query, TopK* top, int keep, int k,

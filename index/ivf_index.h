@@ -62,6 +62,10 @@ class IvfIndex final : public VectorIndex {
   // Searches nq queries, scanning each probed list once for all of them.
   void SearchChunk(const float* queries, size_t nq, const SearchParams& params,
                    int64_t* ids, float* distances) const;
+  // Re-scores approximate candidates with the codec's exact distance (by
+  // decoding their codes in the work space); keeps k.
+  void Rescore(const float* work_query, float constant, TopK* top, int keep,
+               int k, int64_t* ids, float* distances) const;
   // Re-scores the candidates in *top with the refine codec; keeps k.
   void Refine(const float* query, TopK* top, int keep, int k, int64_t* ids,
               float* distances) const;

@@ -13,11 +13,13 @@ class GenericScanner final : public ListScanner {
   explicit GenericScanner(const Codec& codec) : codec_(codec) {}
 
   void Scan(const InvertedList& list, const ListQuery* queries, int nq,
-            Metric metric, const IdFilter* filter) const override {
+            Metric metric, const IdFilter* filter,
+            ScanScratch* scratch) const override {
     constexpr size_t kChunk = 256;
     const size_t n = list.ids.size();
     const size_t cs = codec_.code_size();
-    std::vector<float> dist(std::min(kChunk, n));
+    std::vector<float>& dist = scratch->distances;
+    dist.resize(std::min(kChunk, n));
     for (int q = 0; q < nq; ++q) {
       auto qd = codec_.MakeQueryDistance(queries[q].query, metric);
       for (size_t start = 0; start < n; start += kChunk) {
@@ -41,13 +43,17 @@ class Pq4FastScanner final : public ListScanner {
   explicit Pq4FastScanner(const PqCodec& pq) : pq_(pq) {}
 
   void Scan(const InvertedList& list, const ListQuery* queries, int nq,
-            Metric metric, const IdFilter* filter) const override {
+            Metric metric, const IdFilter* filter,
+            ScanScratch* scratch) const override {
     // Queries share each pass over the codes, a group at a time.
     constexpr int kGroup = 8;
     for (int q0 = 0; q0 < nq; q0 += kGroup) {
-      ScanGroup(list, queries + q0, std::min(kGroup, nq - q0), metric, filter);
+      ScanGroup(list, queries + q0, std::min(kGroup, nq - q0), metric, filter,
+                scratch);
     }
   }
+
+  bool approximate() const override { return true; }
 
  private:
   // Chunk of codes between threshold updates: small enough that the top-k
@@ -55,51 +61,49 @@ class Pq4FastScanner final : public ListScanner {
   static constexpr size_t kChunk = 256;
 
   void ScanGroup(const InvertedList& list, const ListQuery* queries, int nq,
-                 Metric metric, const IdFilter* filter) const {
+                 Metric metric, const IdFilter* filter,
+                 ScanScratch* sc) const {
     const int M = pq_.m();
     const size_t n = list.ids.size();
     if (n == 0) return;
-    std::vector<float> luts(size_t(nq) * M * 16);
-    std::vector<QuantizedLut> qluts(nq);
-    std::vector<const uint8_t*> tables(nq);
+    sc->luts.resize(size_t(M) * 16);
+    if (sc->qluts.size() < size_t(nq)) sc->qluts.resize(nq);
+    sc->tables.resize(nq);
     for (int q = 0; q < nq; ++q) {
-      float* lut = &luts[size_t(q) * M * 16];
-      pq_.ComputeLut(queries[q].query, metric, lut);
-      qluts[q] = QuantizePq4Lut(lut, M);
-      tables[q] = qluts[q].table.data();
+      pq_.ComputeLut(queries[q].query, metric, sc->luts.data());
+      QuantizePq4Lut(sc->luts.data(), M, &sc->qluts[q]);
+      sc->tables[q] = sc->qluts[q].table.data();
     }
-    std::vector<uint32_t> ids_buf(size_t(nq) * kChunk);
-    std::vector<uint16_t> val_buf(size_t(nq) * kChunk);
-    std::vector<uint32_t*> ids(nq);
-    std::vector<uint16_t*> values(nq);
+    sc->ids.resize(size_t(nq) * kChunk);
+    sc->values.resize(size_t(nq) * kChunk);
+    sc->id_rows.resize(nq);
+    sc->value_rows.resize(nq);
     for (int q = 0; q < nq; ++q) {
-      ids[q] = &ids_buf[size_t(q) * kChunk];
-      values[q] = &val_buf[size_t(q) * kChunk];
+      sc->id_rows[q] = &sc->ids[size_t(q) * kChunk];
+      sc->value_rows[q] = &sc->values[size_t(q) * kChunk];
     }
-    std::vector<uint16_t> thresholds(nq);
-    std::vector<size_t> counts(nq);
-    std::vector<uint8_t> code(Pq4CodeBytes(M));
+    sc->thresholds.resize(nq);
+    sc->counts.resize(nq);
     const size_t block_bytes = Pq4BlockBytes(M);
     for (size_t start = 0; start < n; start += kChunk) {
       const size_t m = std::min(kChunk, n - start);
       for (int q = 0; q < nq; ++q) {
-        thresholds[q] = Pq4Threshold(
-            qluts[q], M, queries[q].top->threshold() - queries[q].constant);
+        sc->thresholds[q] = Pq4Threshold(
+            sc->qluts[q], M, queries[q].top->threshold() - queries[q].constant);
       }
       const uint8_t* blocks =
           list.codes.data() + (start / kPq4BlockSize) * block_bytes;
-      ScanPq4MultiBelow(blocks, m, M, tables.data(), nq, thresholds.data(),
-                        ids.data(), values.data(), counts.data());
+      ScanPq4MultiBelow(blocks, m, M, sc->tables.data(), nq,
+                        sc->thresholds.data(), sc->id_rows.data(),
+                        sc->value_rows.data(), sc->counts.data());
       for (int q = 0; q < nq; ++q) {
-        const float* lut = &luts[size_t(q) * M * 16];
-        for (size_t s = 0; s < counts[q]; ++s) {
-          const size_t pos = start + ids[q][s];
-          const int64_t id = list.ids[pos];
+        const QuantizedLut& qlut = sc->qluts[q];
+        for (size_t s = 0; s < sc->counts[q]; ++s) {
+          const int64_t id = list.ids[start + sc->id_rows[q][s]];
           if (id < 0 || (filter && !filter->Contains(id))) continue;
-          // Survivors get their exact distance from the float table.
-          GetPq4Code(list.codes.data(), M, pos, code.data());
           queries[q].top->Push(
-              PqLutDistance(lut, code.data(), M, 4) + queries[q].constant, id);
+              DequantizePq4(qlut, sc->value_rows[q][s]) + queries[q].constant,
+              id);
         }
       }
     }

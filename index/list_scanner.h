@@ -5,17 +5,20 @@
 // a QueryDistance (works for every codec), the 4-bit fast scanner runs the
 // SIMD kernels of pq4_fast_scan.h on lists stored in 32-code blocks. Both
 // skip removed slots (id -1) and ids the filter excludes before a candidate
-// reaches top-k, and both push exact codec distances (the fast scanner uses
-// its 16-bit sums only to discard codes that cannot make the top-k).
+// reaches top-k. The generic scanner pushes exact codec distances; the fast
+// scanner pushes its de-quantized 16-bit sums (approximate()), and IvfIndex
+// re-scores the survivors exactly.
 //
 // Thread safety: scanners are immutable; Scan may run on many threads.
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "index/codec.h"
 #include "index/id_filter.h"
 #include "index/inverted_lists.h"
+#include "index/pq4_fast_scan.h"
 #include "index/product_quantizer.h"
 #include "index/top_k.h"
 
@@ -30,12 +33,31 @@ struct ListQuery {
   TopK* top;
 };
 
+// Buffers a scanner reuses across lists and queries, so the hot path does
+// not allocate. One per search thread.
+struct ScanScratch {
+  std::vector<float> distances;  // generic scanner
+  std::vector<float> luts;       // fast scanner: float tables, nq x M x 16
+  std::vector<QuantizedLut> qluts;
+  std::vector<const uint8_t*> tables;
+  std::vector<uint32_t> ids;
+  std::vector<uint16_t> values;
+  std::vector<uint32_t*> id_rows;
+  std::vector<uint16_t*> value_rows;
+  std::vector<uint16_t> thresholds;
+  std::vector<size_t> counts;
+};
+
 class ListScanner {
  public:
   virtual ~ListScanner() = default;
   // Scores every live code of `list` for each of the nq queries.
   virtual void Scan(const InvertedList& list, const ListQuery* queries,
-                    int nq, Metric metric, const IdFilter* filter) const = 0;
+                    int nq, Metric metric, const IdFilter* filter,
+                    ScanScratch* scratch) const = 0;
+  // True when pushed distances are approximations (the fast scanner's 16-bit
+  // sums, within pq4_fast_scan.h's error bound) that the caller re-scores.
+  virtual bool approximate() const { return false; }
 };
 
 std::unique_ptr<ListScanner> MakeGenericScanner(const Codec& codec);

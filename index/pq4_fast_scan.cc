@@ -164,17 +164,28 @@ void PackPq4Lut(const uint8_t* lut, int M, uint8_t* table) {
   }
 }
 
-QuantizedLut QuantizePq4Lut(const float* lut, int M) {
-  std::vector<double> mins(M);
+void QuantizePq4Lut(const float* lut, int M, QuantizedLut* out) {
+  // Per-table minima in float (a query's hot path: no allocation when `out`
+  // is reused); the scale and bias sums in double.
   double bias = 0, max_range = 0, sum_range = 0;
+  float mins_small[256];
+  std::vector<float> mins_large;
+  float* mins = mins_small;
+  if (M > 256) {
+    mins_large.resize(M);
+    mins = mins_large.data();
+  }
   for (int s = 0; s < M; ++s) {
     const float* t = lut + s * 16;
-    const double lo = *std::min_element(t, t + 16);
-    const double hi = *std::max_element(t, t + 16);
+    float lo = t[0], hi = t[0];
+    for (int c = 1; c < 16; ++c) {
+      lo = std::min(lo, t[c]);
+      hi = std::max(hi, t[c]);
+    }
     mins[s] = lo;
     bias += lo;
-    max_range = std::max(max_range, hi - lo);
-    sum_range += hi - lo;
+    max_range = std::max(max_range, double(hi) - lo);
+    sum_range += double(hi) - lo;
   }
   // One scale for all sub-quantizers: the widest table spans 255, unless the
   // largest possible sum (each entry rounded up by at most 0.5) would pass
@@ -186,19 +197,27 @@ QuantizedLut QuantizePq4Lut(const float* lut, int M) {
     const double sum_budget = 65534.0 - 0.5 * M;
     if (sum_range * scale > sum_budget) scale = sum_budget / sum_range;
   }
-  std::vector<uint8_t> q(size_t(M) * 16);
+  const float fscale = float(scale);
+  out->table.assign(Pq4LutBytes(M), 0);
   for (int s = 0; s < M; ++s) {
+    uint8_t q[16];
     for (int c = 0; c < 16; ++c) {
-      const double x = (lut[s * 16 + c] - mins[s]) * scale;
+      const float x = (lut[s * 16 + c] - mins[s]) * fscale;
       // Written so that NaN maps to 0 instead of undefined behaviour.
-      q[s * 16 + c] = x > 0 ? uint8_t(std::min(255.0, std::floor(x + 0.5))) : 0;
+      q[c] = x > 0 ? uint8_t(std::min(255.0f, x + 0.5f)) : 0;
     }
+    // Each 16-entry table is stored twice (PackPq4Lut).
+    uint8_t* dst = out->table.data() + Pq4LutOffset(s);
+    std::memcpy(dst, q, 16);
+    std::memcpy(dst + 16, q, 16);
   }
+  out->scale = fscale;
+  out->bias = float(bias);
+}
+
+QuantizedLut QuantizePq4Lut(const float* lut, int M) {
   QuantizedLut out;
-  out.table.resize(Pq4LutBytes(M));
-  PackPq4Lut(q.data(), M, out.table.data());
-  out.scale = float(scale);
-  out.bias = float(bias);
+  QuantizePq4Lut(lut, M, &out);
   return out;
 }
 

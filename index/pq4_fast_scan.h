@@ -94,6 +94,8 @@ inline uint8_t Pq4LutEntry(const uint8_t* table, int s, int c) {
 // factor so the widest sub-table spans 255 and the largest possible sum stays
 // below 65535, rounding to nearest.
 QuantizedLut QuantizePq4Lut(const float* lut, int M);
+// The same into *out, reusing its table's memory (no allocation per query).
+void QuantizePq4Lut(const float* lut, int M, QuantizedLut* out);
 inline float DequantizePq4(const QuantizedLut& q, uint16_t value) {
   return q.bias + float(value) / q.scale;
 }

@@ -193,6 +193,7 @@ absl::Status IvfIndex::Train(const float* x, size_t n) {
     }
   }
   RETURN_IF_ERROR(codec_->Train(work.data(), sample));
+  BuildPq4Terms();
   if (refine_) RETURN_IF_ERROR(refine_->Train(raw.data(), sample));
   return absl::OkStatus();
 }
@@ -277,6 +278,26 @@ void IvfIndex::SetRefineCodeSource(const RefineCodeSource* source) {
   std::unique_lock lock(mu_);
   refine_source_ = source;
   if (source) std::vector<uint8_t>().swap(refine_codes_);
+}
+
+void IvfIndex::BuildPq4Terms() {
+  pq4_terms_.clear();
+  if (!spec_.codec.fast_scan || !by_residual_ || metric_ != Metric::kL2) {
+    return;
+  }
+  const auto& pq = static_cast<const PqCodec&>(*codec_);
+  const int M = pq.m(), dsub = pq.dsub();
+  pq4_terms_.resize(size_t(nlist()) * M * 16);
+  for (int l = 0; l < nlist(); ++l) {
+    const float* c = &centroids_[size_t(l) * work_dim_];
+    for (int j = 0; j < M; ++j) {
+      for (int k = 0; k < 16; ++k) {
+        const float* y = pq.centroid(j, k);
+        pq4_terms_[(size_t(l) * M + j) * 16 + k] =
+            Dot(y, y, dsub) + 2 * Dot(c + j * dsub, y, dsub);
+      }
+    }
+  }
 }
 
 absl::Status IvfIndex::CheckQueryable(size_t nq,
@@ -378,6 +399,19 @@ void IvfIndex::SearchChunk(const float* queries, size_t nq,
     for (int p = 0; p < nprobe; ++p) probes_of_list[coarse[p].second].push_back(q);
   }
 
+  // Precomputed residual tables: -<q, y> per query, once.
+  const bool use_terms = !pq4_terms_.empty();
+  const int lut_size = use_terms ? static_cast<const PqCodec&>(*codec_).m() * 16 : 0;
+  std::vector<float> neg_qy(use_terms ? nq * lut_size : 0);
+  std::vector<float> list_luts;
+  if (use_terms) {
+    const auto& pq = static_cast<const PqCodec&>(*codec_);
+    for (size_t q = 0; q < nq; ++q) {
+      pq.ComputeLut(&work[q * work_dim_], Metric::kInnerProduct,
+                    &neg_qy[q * lut_size]);
+    }
+  }
+
   std::vector<TopK> tops(nq, TopK(keep));
   ScanScratch scratch;
   std::vector<ListQuery> list_queries;
@@ -389,10 +423,18 @@ void IvfIndex::SearchChunk(const float* queries, size_t nq,
     list_queries.clear();
     residuals.resize(qs.size() * work_dim_);
     const float* c = by_residual_ ? &centroids_[size_t(l) * work_dim_] : nullptr;
+    if (use_terms) list_luts.resize(qs.size() * lut_size);
     for (size_t i = 0; i < qs.size(); ++i) {
       const float* wq = &work[size_t(qs[i]) * work_dim_];
       ListQuery lq{wq, constant[qs[i]], &tops[qs[i]]};
-      if (c && cm == Metric::kL2) {
+      if (use_terms) {
+        const float* terms = &pq4_terms_[size_t(l) * lut_size];
+        const float* nqy = &neg_qy[size_t(qs[i]) * lut_size];
+        float* lut = &list_luts[i * lut_size];
+        for (int e = 0; e < lut_size; ++e) lut[e] = terms[e] + 2 * nqy[e];
+        lq.lut = lut;
+        lq.constant += L2(wq, c, work_dim_);
+      } else if (c && cm == Metric::kL2) {
         float* rq = &residuals[i * work_dim_];
         for (int j = 0; j < work_dim_; ++j) rq[j] = wq[j] - c[j];
         lq.query = rq;
@@ -535,6 +577,7 @@ absl::Status IvfIndex::LoadModel(std::string_view bytes) {
   coarse_trained_ = true;
   codec_ = std::move(codec);
   scanner_ = MakeScanner(spec_, *codec_);
+  BuildPq4Terms();
   if (refine) refine_ = std::move(refine);
   return absl::OkStatus();
 }

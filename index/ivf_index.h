@@ -69,6 +69,7 @@ class IvfIndex final : public VectorIndex {
   // Re-scores the candidates in *top with the refine codec; keeps k.
   void Refine(const float* query, TopK* top, int keep, int k, int64_t* ids,
               float* distances) const;
+  void BuildPq4Terms();
   absl::Status CheckQueryable(size_t nq, const SearchParams& params) const;
 
   const IndexSpec spec_;
@@ -81,6 +82,11 @@ class IvfIndex final : public VectorIndex {
   std::unique_ptr<Codec> refine_;         // original space, may be null
   std::unique_ptr<ListScanner> scanner_;  // reads lists_ in their layout
   std::vector<float> centroids_;          // nlist x work_dim; empty if flat
+  // Residual L2 fast scan: ||q - c - y||^2 = ||q - c||^2 + (||y||^2 +
+  // 2<c, y>) - 2<q, y>. The middle term, nlist x M x 16 floats, is computed
+  // once per model (Faiss's "precomputed tables"), so a list's table costs
+  // one add per entry instead of a distance per centroid.
+  std::vector<float> pq4_terms_;
   bool coarse_trained_ = false;
 
   // Guards the lists, the id map and the refine codes: searches hold it

@@ -70,8 +70,12 @@ class Pq4FastScanner final : public ListScanner {
     if (sc->qluts.size() < size_t(nq)) sc->qluts.resize(nq);
     sc->tables.resize(nq);
     for (int q = 0; q < nq; ++q) {
-      pq_.ComputeLut(queries[q].query, metric, sc->luts.data());
-      QuantizePq4Lut(sc->luts.data(), M, &sc->qluts[q]);
+      const float* lut = queries[q].lut;
+      if (lut == nullptr) {
+        pq_.ComputeLut(queries[q].query, metric, sc->luts.data());
+        lut = sc->luts.data();
+      }
+      QuantizePq4Lut(lut, M, &sc->qluts[q]);
       sc->tables[q] = sc->qluts[q].table.data();
     }
     sc->ids.resize(size_t(nq) * kChunk);

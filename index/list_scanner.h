@@ -31,6 +31,9 @@ struct ListQuery {
   const float* query;
   float constant;
   TopK* top;
+  // Fast scanner only: the query's M x 16 table for this list when the
+  // caller built it already (IVF's precomputed residual terms); else null.
+  const float* lut = nullptr;
 };
 
 // Buffers a scanner reuses across lists and queries, so the hot path does

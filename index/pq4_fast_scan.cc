@@ -4,6 +4,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "index/pq4_fast_scan_internal.h"
 
 namespace qvdb {
@@ -164,6 +168,60 @@ void PackPq4Lut(const uint8_t* lut, int M, uint8_t* table) {
   }
 }
 
+namespace {
+
+// Per-query table work on 16 entries. SSE2 is part of x86-64 itself, so
+// these need no dispatch; both branches give identical results.
+void MinMax16(const float* t, float* lo, float* hi) {
+#if defined(__SSE2__)
+  __m128 a = _mm_loadu_ps(t), b = _mm_loadu_ps(t + 4);
+  __m128 c = _mm_loadu_ps(t + 8), d = _mm_loadu_ps(t + 12);
+  __m128 mn = _mm_min_ps(_mm_min_ps(a, b), _mm_min_ps(c, d));
+  __m128 mx = _mm_max_ps(_mm_max_ps(a, b), _mm_max_ps(c, d));
+  mn = _mm_min_ps(mn, _mm_shuffle_ps(mn, mn, _MM_SHUFFLE(1, 0, 3, 2)));
+  mn = _mm_min_ps(mn, _mm_shuffle_ps(mn, mn, _MM_SHUFFLE(2, 3, 0, 1)));
+  mx = _mm_max_ps(mx, _mm_shuffle_ps(mx, mx, _MM_SHUFFLE(1, 0, 3, 2)));
+  mx = _mm_max_ps(mx, _mm_shuffle_ps(mx, mx, _MM_SHUFFLE(2, 3, 0, 1)));
+  *lo = _mm_cvtss_f32(mn);
+  *hi = _mm_cvtss_f32(mx);
+#else
+  float l = t[0], h = t[0];
+  for (int c = 1; c < 16; ++c) {
+    l = std::min(l, t[c]);
+    h = std::max(h, t[c]);
+  }
+  *lo = l;
+  *hi = h;
+#endif
+}
+
+// q[c] = round((t[c] - lo) * scale) clamped to [0, 255]; NaN gives 0.
+void Quantize16(const float* t, float lo, float scale, uint8_t* q) {
+#if defined(__SSE2__)
+  const __m128 vlo = _mm_set1_ps(lo), vscale = _mm_set1_ps(scale);
+  const __m128 half = _mm_set1_ps(0.5f), zero = _mm_setzero_ps();
+  const __m128 top = _mm_set1_ps(255.0f);
+  __m128i w[4];
+  for (int i = 0; i < 4; ++i) {
+    __m128 x = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(t + 4 * i), vlo), vscale);
+    x = _mm_add_ps(x, half);
+    // max(x, 0) returns 0 for NaN (the second operand), as the scalar does.
+    x = _mm_min_ps(_mm_max_ps(x, zero), top);
+    w[i] = _mm_cvttps_epi32(x);
+  }
+  const __m128i lo16 = _mm_packs_epi32(w[0], w[1]);
+  const __m128i hi16 = _mm_packs_epi32(w[2], w[3]);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm_packus_epi16(lo16, hi16));
+#else
+  for (int c = 0; c < 16; ++c) {
+    const float x = (t[c] - lo) * scale;
+    q[c] = x > 0 ? uint8_t(std::min(255.0f, x + 0.5f)) : 0;
+  }
+#endif
+}
+
+}  // namespace
+
 void QuantizePq4Lut(const float* lut, int M, QuantizedLut* out) {
   // Per-table minima in float (a query's hot path: no allocation when `out`
   // is reused); the scale and bias sums in double.
@@ -176,12 +234,8 @@ void QuantizePq4Lut(const float* lut, int M, QuantizedLut* out) {
     mins = mins_large.data();
   }
   for (int s = 0; s < M; ++s) {
-    const float* t = lut + s * 16;
-    float lo = t[0], hi = t[0];
-    for (int c = 1; c < 16; ++c) {
-      lo = std::min(lo, t[c]);
-      hi = std::max(hi, t[c]);
-    }
+    float lo, hi;
+    MinMax16(lut + s * 16, &lo, &hi);
     mins[s] = lo;
     bias += lo;
     max_range = std::max(max_range, double(hi) - lo);
@@ -201,11 +255,7 @@ void QuantizePq4Lut(const float* lut, int M, QuantizedLut* out) {
   out->table.assign(Pq4LutBytes(M), 0);
   for (int s = 0; s < M; ++s) {
     uint8_t q[16];
-    for (int c = 0; c < 16; ++c) {
-      const float x = (lut[s * 16 + c] - mins[s]) * fscale;
-      // Written so that NaN maps to 0 instead of undefined behaviour.
-      q[c] = x > 0 ? uint8_t(std::min(255.0f, x + 0.5f)) : 0;
-    }
+    Quantize16(lut + s * 16, mins[s], fscale, q);
     // Each 16-entry table is stored twice (PackPq4Lut).
     uint8_t* dst = out->table.data() + Pq4LutOffset(s);
     std::memcpy(dst, q, 16);

@@ -50,7 +50,8 @@ class TopK {
   void Shrink() {
     std::nth_element(buf_.begin(), buf_.begin() + (k_ - 1), buf_.end());
     buf_.resize(k_);
-    threshold_ = std::max_element(buf_.begin(), buf_.end())->distance;
+    // nth_element leaves the k-th smallest at k-1, nothing larger before it.
+    threshold_ = buf_[k_ - 1].distance;
   }
 
   const int k_;

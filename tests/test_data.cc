@@ -8,8 +8,10 @@
 namespace qvdb::testing {
 namespace {
 
-Matrix<float> Clustered(size_t n, int d, int nclusters, std::mt19937_64& rng,
+Matrix<float> Clustered(size_t n, int d, const GenerateOptions& o,
+                        std::mt19937_64& rng,
                         const std::vector<float>& centers) {
+  const int nclusters = o.nclusters;
   std::normal_distribution<float> gauss(0, 1);
   std::uniform_int_distribution<int> pick(0, nclusters - 1);
   Matrix<float> m;
@@ -20,8 +22,8 @@ Matrix<float> Clustered(size_t n, int d, int nclusters, std::mt19937_64& rng,
     const float* c = centers.data() + size_t(pick(rng)) * d;
     for (int j = 0; j < d; ++j) {
       // Decaying spectrum: later dimensions carry less variance.
-      const float scale = 1.0f / std::sqrt(1.0f + 0.2f * j);
-      m.data[i * d + j] = c[j] + 0.6f * scale * gauss(rng);
+      const float scale = 1.0f / std::sqrt(1.0f + o.decay * j);
+      m.data[i * d + j] = c[j] + o.noise * scale * gauss(rng);
     }
   }
   return m;
@@ -45,20 +47,21 @@ Dataset Load(const std::string& name, const std::string& dir,
 
 }  // namespace
 
-Dataset Generate(size_t n, size_t nq, int d, Metric metric, uint64_t seed) {
+Dataset Generate(size_t n, size_t nq, int d, Metric metric, uint64_t seed,
+                 const GenerateOptions& options) {
   std::mt19937_64 rng(seed);
-  const int nclusters = 32;
+  const int nclusters = options.nclusters;
   std::normal_distribution<float> gauss(0, 1);
   std::vector<float> centers(size_t(nclusters) * d);
   for (int j = 0; j < nclusters * d; ++j) {
-    centers[j] = 2.0f * gauss(rng) / std::sqrt(1.0f + 0.2f * (j % d));
+    centers[j] = 2.0f * gauss(rng) / std::sqrt(1.0f + options.decay * (j % d));
   }
   Dataset ds;
   ds.name = "generated";
   ds.metric = metric;
   ds.generated = true;
-  ds.base = Clustered(n, d, nclusters, rng, centers);
-  ds.queries = Clustered(nq, d, nclusters, rng, centers);
+  ds.base = Clustered(n, d, options, rng, centers);
+  ds.queries = Clustered(nq, d, options, rng, centers);
   if (metric == Metric::kCosine) {
     NormalizeRows(ds.base.data.data(), n, d);
     NormalizeRows(ds.queries.data.data(), nq, d);

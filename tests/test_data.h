@@ -25,6 +25,14 @@ Dataset LoadSiftSmall();
 // ../shared/datasets/sap_minilm: 700 x 384 unit vectors, 78 queries, cosine.
 Dataset LoadSapMinilm();
 // Seeded clustered data with a decaying spectrum; truth computed exactly.
-Dataset Generate(size_t n, size_t nq, int d, Metric metric, uint64_t seed);
+// Within a cluster, dimension j has standard deviation noise / (1 + decay j)^
+// 0.5 (later dimensions carry less variance, as in real embeddings).
+struct GenerateOptions {
+  int nclusters = 32;
+  float noise = 0.6f;
+  float decay = 0.2f;
+};
+Dataset Generate(size_t n, size_t nq, int d, Metric metric, uint64_t seed,
+                 const GenerateOptions& options = {});
 
 }  // namespace qvdb::testing

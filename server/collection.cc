@@ -732,7 +732,9 @@ absl::Status Collection::Compact() {
     index->Compact();
   }
   if (pending) pending->Compact();
-  return absl::OkStatus();
+  // Then the disk: deleted rows and replaced codes are tombstones in RocksDB
+  // until their ranges are compacted.
+  return storage_->CompactCollection(record_.name);
 }
 
 absl::StatusOr<CollectionStats> Collection::Stats() const {

@@ -114,6 +114,10 @@ class Storage {
       const = 0;
   // Removes the record and every key of the collection in one batch.
   virtual absl::Status DropCollection(std::string_view name) = 0;
+  // Compacts the collection's key ranges in every column family now, so the
+  // space of deleted rows and replaced codes returns to the disk instead of
+  // waiting for RocksDB's background compaction. Safe while writes go on.
+  virtual absl::Status CompactCollection(std::string_view name) = 0;
 
   // --- Writes ---
   // Applies `mutations` in order as one batch (all or nothing). The whole

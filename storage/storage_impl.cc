@@ -350,6 +350,26 @@ absl::StatusOr<std::vector<CollectionRecord>> StorageImpl::ListCollections()
   return out;
 }
 
+absl::Status StorageImpl::CompactCollection(std::string_view name) {
+  ASSIGN_OR_RETURN(CollectionRecord rec,
+                   LoadRecord(name, rocksdb::ReadOptions()));
+  const std::string begin = CollectionPrefix(rec.id);
+  const std::string end = PrefixEnd(begin);
+  const rocksdb::Slice b(begin), e(end);
+  // Force blob garbage collection over every blob file: deleted vectors
+  // share blob files with live ones, which range compaction alone keeps.
+  rocksdb::CompactRangeOptions options;
+  options.blob_garbage_collection_policy =
+      rocksdb::BlobGarbageCollectionPolicy::kForce;
+  options.blob_garbage_collection_age_cutoff = 1.0;
+  for (Cf cf : {kModels, kCodes, kVectors, kPayloads, kIds}) {
+    RETURN_IF_ERROR(FromRocksStatus(
+        db_.db->CompactRange(options, db_.cf(cf), &b, &e),
+        "compacting collection \"" + rec.name + "\""));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status StorageImpl::DropCollection(std::string_view name) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(CollectionRecord rec,

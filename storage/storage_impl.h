@@ -38,6 +38,7 @@ class StorageImpl final : public Storage {
   absl::StatusOr<std::vector<CollectionRecord>> ListCollections()
       const override;
   absl::Status DropCollection(std::string_view name) override;
+  absl::Status CompactCollection(std::string_view name) override;
 
   absl::StatusOr<WriteResult> Write(
       std::string_view collection,

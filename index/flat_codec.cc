@@ -11,30 +11,7 @@
 namespace qvdb {
 namespace {
 
-class FlatQueryDistance final : public QueryDistance {
- public:
-  FlatQueryDistance(const float* query, int dim, Metric metric)
-      : query_(query, query + dim),
-        metric_(CodecMetric(metric)),
-        level_(ActiveSimdLevel()) {}
-
-  // FlatL2Distance / -FlatInnerProduct per code, by the SIMD batch kernels.
-  void Distances(const uint8_t* codes, size_t n, float* out) const override {
-    const int d = int(query_.size());
-    const float* q = query_.data();
-    if (metric_ == Metric::kL2) {
-      FlatL2Batch(q, codes, n, d, out, level_);
-    } else {
-      FlatInnerProductBatch(q, codes, n, d, out, level_);
-      for (size_t i = 0; i < n; ++i) out[i] = -out[i];
-    }
-  }
-
- private:
-  const std::vector<float> query_;
-  const Metric metric_;
-  const SimdLevel level_;
-};
+using FlatQueryDistance = KernelQueryDistance<FlatL2Batch, FlatInnerProductBatch>;
 
 }  // namespace
 

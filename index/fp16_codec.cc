@@ -11,30 +11,7 @@
 namespace qvdb {
 namespace {
 
-class Fp16QueryDistance final : public QueryDistance {
- public:
-  Fp16QueryDistance(const float* query, int dim, Metric metric)
-      : query_(query, query + dim),
-        metric_(CodecMetric(metric)),
-        level_(ActiveSimdLevel()) {}
-
-  // Fp16L2Distance / -Fp16InnerProduct per code, by the SIMD batch kernels.
-  void Distances(const uint8_t* codes, size_t n, float* out) const override {
-    const int d = int(query_.size());
-    const float* q = query_.data();
-    if (metric_ == Metric::kL2) {
-      Fp16L2Batch(q, codes, n, d, out, level_);
-    } else {
-      Fp16InnerProductBatch(q, codes, n, d, out, level_);
-      for (size_t i = 0; i < n; ++i) out[i] = -out[i];
-    }
-  }
-
- private:
-  const std::vector<float> query_;
-  const Metric metric_;
-  const SimdLevel level_;
-};
+using Fp16QueryDistance = KernelQueryDistance<Fp16L2Batch, Fp16InnerProductBatch>;
 
 }  // namespace
 

@@ -34,6 +34,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <memory>
+#include <vector>
+
+#include "index/codec.h"
 #include "index/float8.h"
 #include "index/simd_level.h"
 
@@ -85,5 +89,33 @@ void Fp8L2Batch(const float* q, const uint8_t* codes, size_t n, int d,
 void Fp8InnerProductBatch(const float* q, const uint8_t* codes, size_t n, int d,
                           const Fp8CodeValues& values, float* out,
                           SimdLevel level);
+
+// A QueryDistance over two batch kernels with the signature
+// (q, codes, n, d, out, level): kL2 gives squared L2, kIp the inner product
+// (negated here: lower is better). Serves the codecs whose kernels need
+// nothing but the query (Flat, FP16).
+template <auto kL2, auto kIp>
+class KernelQueryDistance final : public QueryDistance {
+ public:
+  KernelQueryDistance(const float* query, int dim, Metric metric)
+      : query_(query, query + dim),
+        metric_(CodecMetric(metric)),
+        level_(ActiveSimdLevel()) {}
+
+  void Distances(const uint8_t* codes, size_t n, float* out) const override {
+    const int d = int(query_.size());
+    if (metric_ == Metric::kL2) {
+      kL2(query_.data(), codes, n, d, out, level_);
+    } else {
+      kIp(query_.data(), codes, n, d, out, level_);
+      for (size_t i = 0; i < n; ++i) out[i] = -out[i];
+    }
+  }
+
+ private:
+  const std::vector<float> query_;
+  const Metric metric_;
+  const SimdLevel level_;
+};
 
 }  // namespace qvdb

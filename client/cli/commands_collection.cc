@@ -1,0 +1,137 @@
+// qvdb collection create|list|describe|drop.
+#include <fmt/format.h>
+
+#include "client/cli/commands.h"
+#include "client/cli/output.h"
+
+namespace qvdb::client {
+
+using nlohmann::json;
+
+namespace {
+
+std::string BytesPerVector(const v1::CollectionDescription& d) {
+  return d.refine_code_size() > 0
+             ? fmt::format("{}+{}", d.code_size(), d.refine_code_size())
+             : std::to_string(d.code_size());
+}
+
+}  // namespace
+
+void CollectionCreateCommand::AddOptions(CLI::App& app) {
+  app.add_option("name", args_.name, "Collection name")->required();
+  app.add_option("--dim,-d", args_.dim, "Vector dimension (1 to 65536)")
+      ->required()
+      ->check(CLI::Range(1, 65536));
+  app.add_option("--metric,-m", args_.metric, "l2, ip or cosine")
+      ->capture_default_str();
+  app.add_option(
+         "--spec,-s", args_.spec,
+         "Index spec (docs/spec.md), e.g. IVF1024,PQ32x4fs,Refine(Flat)")
+      ->capture_default_str();
+}
+
+int CollectionCreateCommand::Run(CommandContext& ctx) {
+  auto metric = ParseMetricArg(args_.metric);
+  if (!metric.ok())
+    return ctx.UsageError(std::string(metric.status().message()));
+  auto info =
+      ctx.client().CreateCollection(args_.name, args_.dim, *metric, args_.spec);
+  if (!info.ok()) return ctx.Fail(info.status());
+  if (ctx.json()) {
+    PrintJson(ctx.out(), InfoToJson(*info));
+  } else {
+    ctx.out() << fmt::format("created collection {} ({}-d, {}, {})\n",
+                             info->name(), info->dimension(),
+                             MetricArgName(info->metric()), info->index_spec());
+  }
+  return kExitOk;
+}
+
+int CollectionListCommand::Run(CommandContext& ctx) {
+  auto list = ctx.client().ListCollections();
+  if (!list.ok()) return ctx.Fail(list.status());
+  if (ctx.json()) {
+    json out = json::array();
+    for (const auto& d : *list) out.push_back(DescriptionToJson(d));
+    PrintJson(ctx.out(), json{{"collections", out}});
+    return kExitOk;
+  }
+  Table table({"NAME", "DIM", "METRIC", "SPEC", "STATE", "ROWS", "BYTES/VEC",
+               "MEMORY"});
+  for (const auto& d : *list) {
+    table.AddRow({d.info().name(), std::to_string(d.info().dimension()),
+                  MetricArgName(d.info().metric()), d.info().index_spec(),
+                  StateName(d.info().state()), std::to_string(d.live_rows()),
+                  BytesPerVector(d), FormatBytes(d.memory_bytes())});
+  }
+  table.Print(ctx.out());
+  return kExitOk;
+}
+
+void CollectionDescribeCommand::AddOptions(CLI::App& app) {
+  app.add_option("name", args_.name, "Collection name")->required();
+}
+
+int CollectionDescribeCommand::Run(CommandContext& ctx) {
+  auto d = ctx.client().DescribeCollection(args_.name);
+  if (!d.ok()) return ctx.Fail(d.status());
+  if (ctx.json()) {
+    PrintJson(ctx.out(), DescriptionToJson(*d));
+    return kExitOk;
+  }
+  Table table({"FIELD", "VALUE"});
+  table.AddRow({"name", d->info().name()});
+  table.AddRow({"dimension", std::to_string(d->info().dimension())});
+  table.AddRow({"metric", MetricArgName(d->info().metric())});
+  table.AddRow({"index spec", d->info().index_spec()});
+  table.AddRow({"state", StateName(d->info().state())});
+  table.AddRow({"rows", std::to_string(d->live_rows())});
+  table.AddRow({"indexed vectors", std::to_string(d->indexed_vectors())});
+  table.AddRow({"trained", d->trained() ? "yes" : "no"});
+  table.AddRow({"training now", d->training() ? "yes" : "no"});
+  table.AddRow({"model version", std::to_string(d->model_version())});
+  table.AddRow({"auto-train at", std::to_string(d->auto_train_threshold())});
+  table.AddRow({"code bytes/vector", std::to_string(d->code_size())});
+  table.AddRow({"refine bytes/vector",
+                d->refine_code_size() == 0
+                    ? "-"
+                    : fmt::format("{} ({})", d->refine_code_size(),
+                                  d->refine_on_disk() ? "on disk" : "in RAM")});
+  table.AddRow({"index memory", FormatBytes(d->memory_bytes())});
+  table.AddRow(
+      {"RAM bytes/vector", fmt::format("{:.1f}", d->ram_bytes_per_vector())});
+  table.AddRow(
+      {"last training", d->last_train_seconds() > 0
+                            ? fmt::format("{:.2f} s", d->last_train_seconds())
+                            : "-"});
+  if (!d->last_train_error().empty()) {
+    table.AddRow({"last training error", d->last_train_error()});
+  }
+  table.Print(ctx.out());
+  return kExitOk;
+}
+
+void CollectionDropCommand::AddOptions(CLI::App& app) {
+  app.add_option("name", args_.name, "Collection name")->required();
+  app.add_flag("--yes,-y", args_.yes, "Confirm: every row is deleted");
+}
+
+int CollectionDropCommand::Run(CommandContext& ctx) {
+  if (!args_.yes) {
+    return ctx.UsageError(fmt::format(
+        "dropping deletes collection {} and all its rows; add --yes to "
+        "confirm",
+        args_.name));
+  }
+  absl::Status status = ctx.client().DropCollection(args_.name);
+  if (!status.ok()) return ctx.Fail(status);
+  if (ctx.json()) {
+    PrintJson(ctx.out(), json{{"dropped", args_.name}});
+  } else {
+    ctx.out() << fmt::format("dropped collection {}\n", args_.name);
+  }
+  return kExitOk;
+}
+
+}  // namespace qvdb::client

@@ -1,0 +1,264 @@
+#include "client/client.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+namespace qvdb::client {
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  // gRPC and absl number their codes alike (both follow google.rpc.Code).
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+v1::Id MakeId(uint64_t id) {
+  v1::Id out;
+  out.set_u64(id);
+  return out;
+}
+
+v1::Id MakeId(std::string id) {
+  v1::Id out;
+  out.set_str(std::move(id));
+  return out;
+}
+
+std::string IdToString(const v1::Id& id) {
+  switch (id.kind_case()) {
+    case v1::Id::kU64:
+      return std::to_string(id.u64());
+    case v1::Id::kStr:
+      return fmt::format("\"{}\"", id.str());
+    case v1::Id::KIND_NOT_SET:
+      break;
+  }
+  return "(no id)";
+}
+
+std::chrono::milliseconds BackoffFor(const ClientOptions& options,
+                                     int attempt) {
+  auto backoff = options.initial_backoff;
+  for (int i = 2; i < attempt && backoff < options.max_backoff; ++i) {
+    backoff *= 2;
+  }
+  return std::min(backoff, options.max_backoff);
+}
+
+void SleepBackoff(const ClientOptions& options, int attempt) {
+  const auto backoff = BackoffFor(options, attempt);
+  // Jitter in [backoff/2, backoff] so that clients cut off together do not
+  // come back together. The clock's low bits are random enough for that.
+  const auto ticks = std::chrono::steady_clock::now().time_since_epoch();
+  const double frac =
+      static_cast<double>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(ticks).count() %
+          1000) /
+      1000.0;
+  const auto wait = std::chrono::duration_cast<std::chrono::microseconds>(
+      backoff * (0.5 + 0.5 * frac));
+  std::this_thread::sleep_for(wait);
+}
+
+namespace {
+
+std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options.max_message_bytes);
+  args.SetMaxSendMessageSize(options.max_message_bytes);
+  return grpc::CreateCustomChannel(options.server,
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace
+
+Client::Client(std::shared_ptr<grpc::Channel> channel,
+               const ClientOptions& options)
+    : options_(options),
+      channel_(std::move(channel)),
+      stub_(v1::Qvdb::NewStub(channel_)) {}
+
+std::unique_ptr<Client> Client::Connect(const ClientOptions& options) {
+  return FromChannel(MakeChannel(options), options);
+}
+
+std::unique_ptr<Client> Client::FromChannel(
+    std::shared_ptr<grpc::Channel> channel, const ClientOptions& options) {
+  return std::unique_ptr<Client>(new Client(std::move(channel), options));
+}
+
+template <typename Request, typename Response>
+absl::StatusOr<Response> Client::Call(
+    grpc::Status (v1::Qvdb::Stub::*method)(grpc::ClientContext*, const Request&,
+                                           Response*),
+    const Request& request) const {
+  const int attempts = std::max(1, options_.max_attempts);
+  grpc::Status status;
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    if (attempt > 1) SleepBackoff(options_, attempt);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + options_.timeout);
+    Response response;
+    status = (stub_.get()->*method)(&context, request, &response);
+    if (status.ok()) return response;
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+  }
+  absl::Status out = FromGrpcStatus(status);
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE && attempts > 1) {
+    return absl::UnavailableError(
+        fmt::format("{} (server {}, after {} attempts)", status.error_message(),
+                    options_.server, attempts));
+  }
+  return out;
+}
+
+absl::StatusOr<v1::CollectionInfo> Client::CreateCollection(
+    std::string_view name, uint32_t dimension, v1::Metric metric,
+    std::string_view index_spec) {
+  v1::CreateCollectionRequest request;
+  request.set_name(std::string(name));
+  request.set_dimension(dimension);
+  request.set_metric(metric);
+  request.set_index_spec(std::string(index_spec));
+  auto response = Call(&v1::Qvdb::Stub::CreateCollection, request);
+  if (!response.ok()) return response.status();
+  return response->collection();
+}
+
+absl::StatusOr<std::vector<v1::CollectionDescription>>
+Client::ListCollections() {
+  auto response =
+      Call(&v1::Qvdb::Stub::ListCollections, v1::ListCollectionsRequest());
+  if (!response.ok()) return response.status();
+  return std::vector<v1::CollectionDescription>(response->collections().begin(),
+                                                response->collections().end());
+}
+
+absl::StatusOr<v1::CollectionDescription> Client::DescribeCollection(
+    std::string_view name) {
+  v1::DescribeCollectionRequest request;
+  request.set_name(std::string(name));
+  auto response = Call(&v1::Qvdb::Stub::DescribeCollection, request);
+  if (!response.ok()) return response.status();
+  return response->collection();
+}
+
+absl::Status Client::DropCollection(std::string_view name) {
+  v1::DropCollectionRequest request;
+  request.set_name(std::string(name));
+  return Call(&v1::Qvdb::Stub::DropCollection, request).status();
+}
+
+absl::StatusOr<v1::UpsertResponse> Client::Upsert(
+    const v1::UpsertRequest& request) {
+  return Call(&v1::Qvdb::Stub::Upsert, request);
+}
+
+absl::StatusOr<v1::DeleteResponse> Client::Delete(std::string_view collection,
+                                                  std::span<const v1::Id> ids) {
+  v1::DeleteRequest request;
+  request.set_collection(std::string(collection));
+  request.mutable_ids()->Add(ids.begin(), ids.end());
+  return Call(&v1::Qvdb::Stub::Delete, request);
+}
+
+absl::StatusOr<std::vector<v1::GetResult>> Client::Get(
+    std::string_view collection, std::span<const v1::Id> ids, bool with_payload,
+    bool with_vector) {
+  v1::GetRequest request;
+  request.set_collection(std::string(collection));
+  request.mutable_ids()->Add(ids.begin(), ids.end());
+  request.set_with_payload(with_payload);
+  request.set_with_vector(with_vector);
+  auto response = Call(&v1::Qvdb::Stub::Get, request);
+  if (!response.ok()) return response.status();
+  return std::vector<v1::GetResult>(response->results().begin(),
+                                    response->results().end());
+}
+
+absl::StatusOr<std::vector<v1::Hit>> Client::Search(
+    std::string_view collection, std::span<const float> query,
+    const v1::SearchParams& params) {
+  v1::SearchRequest request;
+  request.set_collection(std::string(collection));
+  request.mutable_vector()->Add(query.begin(), query.end());
+  *request.mutable_params() = params;
+  auto response = Call(&v1::Qvdb::Stub::Search, request);
+  if (!response.ok()) return response.status();
+  return std::vector<v1::Hit>(response->hits().begin(), response->hits().end());
+}
+
+absl::StatusOr<std::vector<v1::SearchResult>> Client::SearchBatch(
+    std::string_view collection, std::span<const float> queries, int dim,
+    const v1::SearchParams& params) {
+  if (dim <= 0 || queries.size() % static_cast<size_t>(dim) != 0) {
+    return absl::InvalidArgumentError(fmt::format(
+        "SearchBatch: {} floats is not a whole number of {}-d queries",
+        queries.size(), dim));
+  }
+  v1::SearchBatchRequest request;
+  request.set_collection(std::string(collection));
+  for (size_t off = 0; off < queries.size(); off += dim) {
+    request.add_queries()->mutable_values()->Add(queries.begin() + off,
+                                                 queries.begin() + off + dim);
+  }
+  *request.mutable_params() = params;
+  auto response = Call(&v1::Qvdb::Stub::SearchBatch, request);
+  if (!response.ok()) return response.status();
+  return std::vector<v1::SearchResult>(response->results().begin(),
+                                       response->results().end());
+}
+
+absl::StatusOr<v1::TrainResponse> Client::Train(std::string_view collection) {
+  v1::TrainRequest request;
+  request.set_collection(std::string(collection));
+  return Call(&v1::Qvdb::Stub::Train, request);
+}
+
+absl::StatusOr<v1::CompactResponse> Client::Compact(
+    std::string_view collection) {
+  v1::CompactRequest request;
+  request.set_collection(std::string(collection));
+  return Call(&v1::Qvdb::Stub::Compact, request);
+}
+
+absl::StatusOr<v1::SnapshotInfo> Client::CreateSnapshot(std::string_view name) {
+  v1::CreateSnapshotRequest request;
+  request.set_name(std::string(name));
+  auto response = Call(&v1::Qvdb::Stub::CreateSnapshot, request);
+  if (!response.ok()) return response.status();
+  return response->snapshot();
+}
+
+absl::StatusOr<std::vector<v1::SnapshotInfo>> Client::ListSnapshots() {
+  auto response =
+      Call(&v1::Qvdb::Stub::ListSnapshots, v1::ListSnapshotsRequest());
+  if (!response.ok()) return response.status();
+  return std::vector<v1::SnapshotInfo>(response->snapshots().begin(),
+                                       response->snapshots().end());
+}
+
+absl::Status Client::DeleteSnapshot(std::string_view name) {
+  v1::DeleteSnapshotRequest request;
+  request.set_name(std::string(name));
+  return Call(&v1::Qvdb::Stub::DeleteSnapshot, request).status();
+}
+
+absl::StatusOr<v1::RestoreSnapshotResponse> Client::RestoreSnapshot(
+    std::string_view name) {
+  v1::RestoreSnapshotRequest request;
+  request.set_name(std::string(name));
+  return Call(&v1::Qvdb::Stub::RestoreSnapshot, request);
+}
+
+absl::StatusOr<v1::GetStatsResponse> Client::GetStats(
+    std::string_view collection) {
+  v1::GetStatsRequest request;
+  request.set_collection(std::string(collection));
+  return Call(&v1::Qvdb::Stub::GetStats, request);
+}
+
+}  // namespace qvdb::client

@@ -1,0 +1,93 @@
+#include "server/server_config.h"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+
+namespace qvdb {
+
+std::optional<ServerConfig> ParseServerArgs(
+    const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+    int* exit_code) {
+  ServerConfig c;
+  CLI::App app("qvdb-server: the qvdb vector database over gRPC",
+               "qvdb-server");
+  app.set_config("--config", "", "Read options from this file (key = value)");
+  app.add_option("--data", c.data_dir, "Data directory (created if missing)")
+      ->capture_default_str();
+  app.add_option("--listen", c.listen,
+                 "host:port to listen on (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--sync", c.sync,
+                 "every_batch: fsync each write; grouped: fsync within "
+                 "--group-sync-ms")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"every_batch", "grouped"}));
+  app.add_option("--group-sync-ms", c.group_sync_ms,
+                 "grouped sync: longest wait for an fsync")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--auto-train", c.auto_train,
+                 "Train collections in the background when big enough")
+      ->capture_default_str();
+  app.add_option("--auto-train-min-rows", c.auto_train_min_rows,
+                 "Rows before the first automatic training")
+      ->capture_default_str();
+  app.add_option("--search-threads", c.search_threads,
+                 "Threads per batch of queries (0: all cores)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  int max_message_mb = c.limits.max_message_bytes >> 20;
+  app.add_option("--max-message-mb", max_message_mb,
+                 "Largest request or response, MiB")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--max-batch-rows", c.limits.max_batch_rows,
+                 "Rows, ids or queries per request")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--shutdown-grace-seconds", c.shutdown_grace_seconds,
+                 "On SIGTERM, how long calls in flight may still run")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600));
+  app.add_option("--log-level", c.log_level,
+                 "trace, debug (each call), info, warn, error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--port-file", c.port_file,
+                 "Write the bound port to this file once listening");
+
+  std::vector<const char*> argv;
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    *exit_code = app.exit(e, out, err) == 0 ? 0 : 2;
+    return std::nullopt;
+  }
+  c.limits.max_message_bytes = max_message_mb << 20;
+  *exit_code = 0;
+  return c;
+}
+
+absl::StatusOr<EngineOptions> ToEngineOptions(const ServerConfig& config) {
+  EngineOptions o;
+  o.data_dir = config.data_dir;
+  o.storage.create_if_missing = true;
+  if (config.sync == "every_batch") {
+    o.storage.sync_policy = SyncPolicy::kEveryBatch;
+  } else if (config.sync == "grouped") {
+    o.storage.sync_policy = SyncPolicy::kGrouped;
+    o.storage.group_sync_interval_ms = config.group_sync_ms;
+  } else {
+    return absl::InvalidArgumentError(fmt::format(
+        "sync \"{}\" is unknown: use every_batch or grouped", config.sync));
+  }
+  o.auto_train = config.auto_train;
+  o.auto_train_min_rows = config.auto_train_min_rows;
+  o.search_threads = config.search_threads;
+  o.max_batch_rows = config.limits.max_batch_rows;
+  return o;
+}
+
+}  // namespace qvdb

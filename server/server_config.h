@@ -1,0 +1,58 @@
+// ServerConfig: qvdb-server's settings, from its command line and an
+// optional config file (--config FILE: the same long option names as
+// key = value lines, TOML/INI style, e.g. `data = "/var/lib/qvdb"`; flags
+// given on the command line win). Every setting has a default and cannot
+// change while the server runs.
+#pragma once
+
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/engine_options.h"
+#include "server/service_limits.h"
+
+namespace qvdb {
+
+struct ServerConfig {
+  // Data directory, created when missing. Default: ./data.
+  std::string data_dir = "./data";
+  // host:port to listen on; port 0 picks a free one. Default: loopback
+  // only, 127.0.0.1:7734. There is no authentication or TLS yet: listen on
+  // anything else only inside a trusted network.
+  std::string listen = "127.0.0.1:7734";
+  // "every_batch" (fsync each write before acknowledging it) or "grouped"
+  // (fsync at most group_sync_ms later; a power loss may lose that much).
+  // Default: every_batch.
+  std::string sync = "every_batch";
+  int group_sync_ms = 10;
+  // Train each collection in the background once it is big enough.
+  // Default: true, from 1000 rows.
+  bool auto_train = true;
+  size_t auto_train_min_rows = 1000;
+  // Threads a batch of queries is spread over; 0: all cores. Default: 0.
+  int search_threads = 0;
+  ServiceLimits limits;
+  // On SIGTERM/SIGINT, how long calls in flight may take to finish before
+  // they are cancelled. Default: 30 s.
+  int shutdown_grace_seconds = 30;
+  // trace, debug, info, warn, error. Default: info (debug logs each call).
+  std::string log_level = "info";
+  // When set, the bound port is written there once the server listens
+  // (scripts and tests that listen on port 0 read it). Default: none.
+  std::string port_file;
+};
+
+// Parses qvdb-server's arguments (args[0] is the program name). Returns
+// nullopt when the server should not start: after --help (*exit_code 0) or
+// a bad argument or config file (*exit_code 2, message on `err`).
+std::optional<ServerConfig> ParseServerArgs(
+    const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+    int* exit_code);
+
+// The engine's options for `config`; InvalidArgument for a bad sync mode.
+absl::StatusOr<EngineOptions> ToEngineOptions(const ServerConfig& config);
+
+}  // namespace qvdb

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <thread>
 #include <utility>
 
@@ -64,6 +65,13 @@ void SleepBackoff(const ClientOptions& options, int attempt) {
 }
 
 namespace {
+
+// The elements of a repeated field, moved out (payloads are not copied).
+template <typename T>
+std::vector<T> MoveOut(google::protobuf::RepeatedPtrField<T>* field) {
+  return std::vector<T>(std::make_move_iterator(field->begin()),
+                        std::make_move_iterator(field->end()));
+}
 
 std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
   grpc::ChannelArguments args;
@@ -133,8 +141,7 @@ Client::ListCollections() {
   auto response =
       Call(&v1::Qvdb::Stub::ListCollections, v1::ListCollectionsRequest());
   if (!response.ok()) return response.status();
-  return std::vector<v1::CollectionDescription>(response->collections().begin(),
-                                                response->collections().end());
+  return MoveOut(response->mutable_collections());
 }
 
 absl::StatusOr<v1::CollectionDescription> Client::DescribeCollection(
@@ -175,8 +182,7 @@ absl::StatusOr<std::vector<v1::GetResult>> Client::Get(
   request.set_with_vector(with_vector);
   auto response = Call(&v1::Qvdb::Stub::Get, request);
   if (!response.ok()) return response.status();
-  return std::vector<v1::GetResult>(response->results().begin(),
-                                    response->results().end());
+  return MoveOut(response->mutable_results());
 }
 
 absl::StatusOr<std::vector<v1::Hit>> Client::Search(
@@ -188,7 +194,7 @@ absl::StatusOr<std::vector<v1::Hit>> Client::Search(
   *request.mutable_params() = params;
   auto response = Call(&v1::Qvdb::Stub::Search, request);
   if (!response.ok()) return response.status();
-  return std::vector<v1::Hit>(response->hits().begin(), response->hits().end());
+  return MoveOut(response->mutable_hits());
 }
 
 absl::StatusOr<std::vector<v1::SearchResult>> Client::SearchBatch(
@@ -208,8 +214,7 @@ absl::StatusOr<std::vector<v1::SearchResult>> Client::SearchBatch(
   *request.mutable_params() = params;
   auto response = Call(&v1::Qvdb::Stub::SearchBatch, request);
   if (!response.ok()) return response.status();
-  return std::vector<v1::SearchResult>(response->results().begin(),
-                                       response->results().end());
+  return MoveOut(response->mutable_results());
 }
 
 absl::StatusOr<v1::TrainResponse> Client::Train(std::string_view collection) {
@@ -237,8 +242,7 @@ absl::StatusOr<std::vector<v1::SnapshotInfo>> Client::ListSnapshots() {
   auto response =
       Call(&v1::Qvdb::Stub::ListSnapshots, v1::ListSnapshotsRequest());
   if (!response.ok()) return response.status();
-  return std::vector<v1::SnapshotInfo>(response->snapshots().begin(),
-                                       response->snapshots().end());
+  return MoveOut(response->mutable_snapshots());
 }
 
 absl::Status Client::DeleteSnapshot(std::string_view name) {

@@ -132,11 +132,18 @@ absl::Status Ingester::OpenAndResend() {
 
 absl::Status Ingester::Recover() {
   grpc::Status status = stream_->rw->Finish();
+  // Our own stream deadline (the producer paused longer than the stream's
+  // lifetime allows) is not the server's fault: reconnect.
+  const bool own_deadline =
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+      std::chrono::steady_clock::now() - stream_->opened >=
+          options_.stream_lifetime + client_->options().timeout;
   stream_.reset();
-  if (status.ok()) {
+  if (status.ok() || own_deadline) {
     // The server ended the stream without acknowledging everything sent.
     status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "the server closed the Ingest stream early");
+                          "the Ingest stream ended before every batch was "
+                          "acknowledged");
   }
   if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
       failed_attempts_ + 1 >= std::max(1, client_->options().max_attempts)) {

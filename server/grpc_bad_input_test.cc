@@ -470,6 +470,14 @@ TEST_F(BadInputTest, ExpiredDeadline) {
             grpc::StatusCode::DEADLINE_EXCEEDED);
 }
 
+TEST_F(BadInputTest, NoDeadlineIsFine) {
+  grpc::ClientContext context;  // e.g. grpcurl without -max-time
+  v1::ListCollectionsRequest req;
+  v1::ListCollectionsResponse resp;
+  ASSERT_TRUE(stub_->ListCollections(&context, req, &resp).ok());
+  EXPECT_EQ(resp.collections_size(), 1);
+}
+
 TEST_F(BadInputTest, RequestsAfterDrop) {
   ASSERT_TRUE(Create("gone", kDim, v1::METRIC_L2, "Flat").ok());
   v1::UpsertRequest up;

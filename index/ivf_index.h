@@ -7,10 +7,14 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "index/codec.h"
 #include "index/inverted_lists.h"
+#include "index/ivf_pq_tables.h"
 #include "index/list_scanner.h"
 #include "index/pca_transform.h"
 #include "index/vector_index.h"
@@ -19,6 +23,7 @@ namespace qvdb {
 
 class IvfIndex final : public VectorIndex {
  public:
+  ~IvfIndex() override;
   static absl::StatusOr<std::unique_ptr<IvfIndex>> Create(const IndexSpec& spec,
                                                           int dim,
                                                           Metric metric);
@@ -59,17 +64,28 @@ class IvfIndex final : public VectorIndex {
   std::vector<float> ToWorkSpace(const float* x, size_t n) const;
   // Nearest centroid (L2) of each of n work-space vectors.
   std::vector<int32_t> Assign(const float* work, size_t n) const;
-  // Searches nq queries, scanning each probed list once for all of them.
+  // Buffers one search thread reuses (ivf_index.cc), from a pool so that a
+  // search allocates nothing but its results once the pool is warm.
+  struct SearchScratch;
+  std::unique_ptr<SearchScratch> AcquireScratch() const;
+  void ReleaseScratch(std::unique_ptr<SearchScratch> scratch) const;
+  // Searches nq queries: each query's nearest list first, then the other
+  // probes grouped by list (one scan for all the queries probing a list).
   void SearchChunk(const float* queries, size_t nq, const SearchParams& params,
-                   int64_t* ids, float* distances) const;
+                   SearchScratch* s, int64_t* ids, float* distances) const;
+  // Scans the probes s->order[begin, end) (indices into the probe arrays),
+  // grouped by list so that queries probing the same list share its scan.
+  void ScanProbes(size_t begin, size_t end, const SearchParams& params,
+                  SearchScratch* s) const;
   // Re-scores approximate candidates with the codec's exact distance (by
   // decoding their codes in the work space); keeps k.
-  void Rescore(const float* work_query, float constant, TopK* top, int keep,
-               int k, int64_t* ids, float* distances) const;
+  void Rescore(const float* work_query, float constant, TopK* top, int k,
+               SearchScratch* s, int64_t* ids, float* distances) const;
   // Re-scores the candidates in *top with the refine codec; keeps k.
-  void Refine(const float* query, TopK* top, int keep, int k, int64_t* ids,
-              float* distances) const;
-  void BuildPq4Terms();
+  void Refine(const float* query, TopK* top, int k, SearchScratch* s,
+              int64_t* ids, float* distances) const;
+  // Rebuilds pq_tables_ from the trained codec and centroids.
+  void BuildPqTables();
   absl::Status CheckQueryable(size_t nq, const SearchParams& params) const;
 
   const IndexSpec spec_;
@@ -82,11 +98,8 @@ class IvfIndex final : public VectorIndex {
   std::unique_ptr<Codec> refine_;         // original space, may be null
   std::unique_ptr<ListScanner> scanner_;  // reads lists_ in their layout
   std::vector<float> centroids_;          // nlist x work_dim; empty if flat
-  // Residual L2 fast scan: ||q - c - y||^2 = ||q - c||^2 + (||y||^2 +
-  // 2<c, y>) - 2<q, y>. The middle term, nlist x M x 16 floats, is computed
-  // once per model (Faiss's "precomputed tables"), so a list's table costs
-  // one add per entry instead of a distance per centroid.
-  std::vector<float> pq4_terms_;
+  // Fast scan: the look-up tables' per-model terms (ivf_pq_tables.h).
+  PqIvfTables pq_tables_;
   bool coarse_trained_ = false;
 
   // Guards the lists, the id map and the refine codes: searches hold it
@@ -96,6 +109,12 @@ class IvfIndex final : public VectorIndex {
   InvertedLists lists_;
   std::vector<uint8_t> refine_codes_;  // dense by id (when no source is set)
   const RefineCodeSource* refine_source_ = nullptr;
+
+  // Search buffers not in use; a search takes one per thread and gives it
+  // back, so concurrent searches never share one.
+  mutable std::mutex scratch_mu_;
+  mutable std::vector<std::unique_ptr<SearchScratch>> scratch_pool_
+      ABSL_GUARDED_BY(scratch_mu_);
 };
 
 }  // namespace qvdb

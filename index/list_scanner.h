@@ -6,8 +6,15 @@
 // SIMD kernels of pq4_fast_scan.h on lists stored in 32-code blocks. Both
 // skip removed slots (id -1) and ids the filter excludes before a candidate
 // reaches top-k. The generic scanner pushes exact codec distances; the fast
-// scanner pushes its de-quantized 16-bit sums (approximate()), and IvfIndex
-// re-scores the survivors exactly.
+// scanner pushes its de-quantized 16-bit sums (approximate(); within
+// pq4_fast_scan.h's error bound), and IvfIndex re-scores the final
+// candidates exactly (Refine codec, or the codec's own distance).
+//
+// The fast scanner fills a query's empty top-k from its first list best
+// codes first (all values computed, the k-th found by counting), then scans
+// in chunks of ScanScratch::kChunk codes with a 16-bit threshold derived
+// from top-k's: few codes reach top-k, whose result does not depend on the
+// order candidates arrive in (top_k.h).
 //
 // Thread safety: scanners are immutable; Scan may run on many threads.
 #pragma once
@@ -31,24 +38,38 @@ struct ListQuery {
   const float* query;
   float constant;
   TopK* top;
-  // Fast scanner only: the query's M x 16 table for this list when the
-  // caller built it already (IVF's precomputed residual terms); else null.
+  // Fast scanner only, both optional: the query's M x 16 float table for
+  // this list, or that table already quantized (IVF builds it from
+  // precomputed terms, ivf_pq_tables.h). qlut wins over lut, lut over
+  // computing the table from `query`.
   const float* lut = nullptr;
+  const QuantizedLut* qlut = nullptr;
 };
 
 // Buffers a scanner reuses across lists and queries, so the hot path does
-// not allocate. One per search thread.
+// not allocate once they have grown. One per search thread.
 struct ScanScratch {
+  static constexpr int kGroup = 8;  // queries sharing one pass over a list
+  // Codes the fast scanner scans between top-k threshold updates: the
+  // threshold tightens often (fewer survivors to push) while each kernel
+  // call still covers a few blocks.
+  static constexpr size_t kChunk = 128;
+  // Codes of a list the fast scanner looks at all at once to fill an empty
+  // top-k (a multiple of kChunk).
+  static constexpr size_t kPrimeCodes = 1024;
+  ScanScratch()
+      : ids(kGroup * kChunk),
+        values(kGroup * kChunk),
+        prime_values(kPrimeCodes + 32),
+        prime_order(kPrimeCodes) {}
+
   std::vector<float> distances;  // generic scanner
-  std::vector<float> luts;       // fast scanner: float tables, nq x M x 16
-  std::vector<QuantizedLut> qluts;
-  std::vector<const uint8_t*> tables;
-  std::vector<uint32_t> ids;
+  std::vector<float> lut;        // fast scanner: a table built from a query
+  QuantizedLut qluts[kGroup];    // fast scanner: tables quantized here
+  std::vector<uint32_t> ids;     // fast scanner: survivors, kGroup rows
   std::vector<uint16_t> values;
-  std::vector<uint32_t*> id_rows;
-  std::vector<uint16_t*> value_rows;
-  std::vector<uint16_t> thresholds;
-  std::vector<size_t> counts;
+  std::vector<uint16_t> prime_values;
+  std::vector<uint32_t> prime_order;
 };
 
 class ListScanner {

@@ -213,34 +213,53 @@ void Quantize16(const float* t, float lo, float scale, uint8_t* q) {
   const __m128i hi16 = _mm_packs_epi32(w[2], w[3]);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm_packus_epi16(lo16, hi16));
 #else
-  for (int c = 0; c < 16; ++c) {
-    const float x = (t[c] - lo) * scale;
-    q[c] = x > 0 ? uint8_t(std::min(255.0f, x + 0.5f)) : 0;
-  }
+  for (int c = 0; c < 16; ++c) q[c] = QuantizePq4Entry(t[c], lo, scale);
 #endif
 }
 
 }  // namespace
 
-void QuantizePq4Lut(const float* lut, int M, QuantizedLut* out) {
-  // Per-table minima in float (a query's hot path: no allocation when `out`
-  // is reused); the scale and bias sums in double.
-  double bias = 0, max_range = 0, sum_range = 0;
-  float mins_small[256];
-  std::vector<float> mins_large;
-  float* mins = mins_small;
-  if (M > 256) {
-    mins_large.resize(M);
-    mins = mins_large.data();
+void Pq4LutScaleAndBias(const float* mins, const float* maxs, int M,
+                        float* scale_out, float* bias_out) {
+  // The sums in double, in a fixed order: sub-quantizer s goes to partial
+  // sum s % 4, in increasing s, and the partial sums are added pairwise at
+  // the end. Every caller (and every SIMD level of the IVF table kernels)
+  // gets the same scale and bias, and the additions do not wait on each
+  // other. The SSE2 branch keeps partial sums i in lane i % 2 of register
+  // i / 2: the same additions in the same order.
+  double bias[4] = {}, sum[4] = {}, max_range = 0;
+  int s = 0;
+#if defined(__SSE2__)
+  __m128d b01 = _mm_setzero_pd(), b23 = _mm_setzero_pd();
+  __m128d r01 = _mm_setzero_pd(), r23 = _mm_setzero_pd();
+  __m128d top = _mm_setzero_pd();
+  for (; s + 4 <= M; s += 4) {
+    const __m128 lo = _mm_loadu_ps(mins + s), hi = _mm_loadu_ps(maxs + s);
+    const __m128d lo01 = _mm_cvtps_pd(lo);
+    const __m128d lo23 = _mm_cvtps_pd(_mm_movehl_ps(lo, lo));
+    const __m128d range01 = _mm_sub_pd(_mm_cvtps_pd(hi), lo01);
+    const __m128d range23 =
+        _mm_sub_pd(_mm_cvtps_pd(_mm_movehl_ps(hi, hi)), lo23);
+    b01 = _mm_add_pd(b01, lo01);
+    b23 = _mm_add_pd(b23, lo23);
+    r01 = _mm_add_pd(r01, range01);
+    r23 = _mm_add_pd(r23, range23);
+    top = _mm_max_pd(top, _mm_max_pd(range01, range23));
   }
-  for (int s = 0; s < M; ++s) {
-    float lo, hi;
-    MinMax16(lut + s * 16, &lo, &hi);
-    mins[s] = lo;
-    bias += lo;
-    max_range = std::max(max_range, double(hi) - lo);
-    sum_range += double(hi) - lo;
+  _mm_storeu_pd(bias, b01);
+  _mm_storeu_pd(bias + 2, b23);
+  _mm_storeu_pd(sum, r01);
+  _mm_storeu_pd(sum + 2, r23);
+  max_range = std::max(_mm_cvtsd_f64(top),
+                       _mm_cvtsd_f64(_mm_unpackhi_pd(top, top)));
+#endif
+  for (; s < M; ++s) {
+    bias[s & 3] += mins[s];
+    const double range = double(maxs[s]) - mins[s];
+    max_range = std::max(max_range, range);
+    sum[s & 3] += range;
   }
+  const double sum_range = (sum[0] + sum[1]) + (sum[2] + sum[3]);
   // One scale for all sub-quantizers: the widest table spans 255, unless the
   // largest possible sum (each entry rounded up by at most 0.5) would pass
   // 65534; then the sum bound decides. 65535 stays unreachable so that
@@ -251,18 +270,37 @@ void QuantizePq4Lut(const float* lut, int M, QuantizedLut* out) {
     const double sum_budget = 65534.0 - 0.5 * M;
     if (sum_range * scale > sum_budget) scale = sum_budget / sum_range;
   }
-  const float fscale = float(scale);
-  out->table.assign(Pq4LutBytes(M), 0);
-  for (int s = 0; s < M; ++s) {
-    uint8_t q[16];
-    Quantize16(lut + s * 16, mins[s], fscale, q);
-    // Each 16-entry table is stored twice (PackPq4Lut).
-    uint8_t* dst = out->table.data() + Pq4LutOffset(s);
-    std::memcpy(dst, q, 16);
-    std::memcpy(dst + 16, q, 16);
+  *scale_out = float(scale);
+  *bias_out = float((bias[0] + bias[1]) + (bias[2] + bias[3]));
+}
+
+void ClearPq4LutPadding(int M, uint8_t* table) {
+  for (int s = M; s % 4 != 0; ++s) {
+    std::memset(table + Pq4LutOffset(s), 0, 32);
   }
-  out->scale = fscale;
-  out->bias = float(bias);
+}
+
+void QuantizePq4Lut(const float* lut, int M, QuantizedLut* out) {
+  // No allocation on the hot path when `out` is reused (and M <= 256).
+  float small[2 * 256];
+  std::vector<float> large;
+  float* mins = small;
+  if (M > 256) {
+    large.resize(2 * size_t(M));
+    mins = large.data();
+  }
+  float* maxs = mins + M;
+  for (int s = 0; s < M; ++s) MinMax16(lut + s * 16, &mins[s], &maxs[s]);
+  Pq4LutScaleAndBias(mins, maxs, M, &out->scale, &out->bias);
+  out->table.resize(Pq4LutBytes(M));
+  uint8_t* table = out->table.data();
+  ClearPq4LutPadding(M, table);
+  for (int s = 0; s < M; ++s) {
+    // Each 16-entry table is stored twice (PackPq4Lut).
+    uint8_t* dst = table + Pq4LutOffset(s);
+    Quantize16(lut + s * 16, mins[s], out->scale, dst);
+    std::memcpy(dst + 16, dst, 16);
+  }
 }
 
 QuantizedLut QuantizePq4Lut(const float* lut, int M) {

@@ -96,6 +96,19 @@ inline uint8_t Pq4LutEntry(const uint8_t* table, int s, int c) {
 QuantizedLut QuantizePq4Lut(const float* lut, int M);
 // The same into *out, reusing its table's memory (no allocation per query).
 void QuantizePq4Lut(const float* lut, int M, QuantizedLut* out);
+// The two steps of QuantizePq4Lut, for kernels that build the float table on
+// the fly (ivf_lut_kernels.h). The scale and bias QuantizePq4Lut derives from
+// each sub-table's minimum and maximum:
+void Pq4LutScaleAndBias(const float* mins, const float* maxs, int M,
+                        float* scale, float* bias);
+// ...and its rounding of entry x of a sub-table whose minimum is lo:
+// clamp((x - lo) * scale + 0.5, 0, 255) truncated, 0 for NaN, all in float.
+inline uint8_t QuantizePq4Entry(float x, float lo, float scale) {
+  const float y = (x - lo) * scale + 0.5f;
+  return y > 0.0f ? uint8_t(y < 255.0f ? y : 255.0f) : 0;
+}
+// Zeroes the table slots of the sub-quantizers M..(M rounded up to 4) - 1.
+void ClearPq4LutPadding(int M, uint8_t* table);
 inline float DequantizePq4(const QuantizedLut& q, uint16_t value) {
   return q.bias + float(value) / q.scale;
 }

@@ -15,8 +15,9 @@ absl::StatusOr<testing::Dataset> LoadDatasetByName(const std::string& name) {
   if (name.rfind("synthetic:", 0) == 0) {
     size_t n = 0, nq = 1000;
     int d = 0;
-    const int got = std::sscanf(name.c_str(), "synthetic:%zu:%d:%zu", &n, &d,
-                                &nq);
+    unsigned long long seed = 42;
+    const int got = std::sscanf(name.c_str(), "synthetic:%zu:%d:%zu:%llu", &n,
+                                &d, &nq, &seed);
     if (got >= 2 && n > 0 && d > 0 && nq > 0) {
       std::cerr << fmt::format("generating {} x {} vectors (seeded)...\n", n,
                                d);
@@ -27,14 +28,17 @@ absl::StatusOr<testing::Dataset> LoadDatasetByName(const std::string& name) {
       options.nclusters = int(std::max<size_t>(32, n / 1000));
       options.decay = 1.0f;
       testing::Dataset ds =
-          testing::Generate(n, nq, d, Metric::kL2, 42, options);
-      ds.name = fmt::format("synthetic {}x{} (generated)", n, d);
+          testing::Generate(n, nq, d, Metric::kL2, seed, options);
+      ds.name = seed == 42
+                    ? fmt::format("synthetic {}x{} (generated)", n, d)
+                    : fmt::format("synthetic {}x{} seed {} (generated)", n,
+                                  d, seed);
       return ds;
     }
   }
   return absl::InvalidArgumentError(fmt::format(
       "unknown dataset \"{}\": use siftsmall, sap_minilm or "
-      "synthetic:<n>:<dim>[:<queries>]",
+      "synthetic:<n>:<dim>[:<queries>[:<seed>]]",
       name));
 }
 

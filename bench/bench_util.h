@@ -11,7 +11,8 @@
 
 namespace qvdb::bench {
 
-// "siftsmall", "sap_minilm", or "synthetic:<n>:<dim>[:<queries>]" (seeded
+// "siftsmall", "sap_minilm", or "synthetic:<n>:<dim>[:<queries>[:<seed>]]"
+// (seed 42 unless given; seeded
 // clustered data with a decaying spectrum; see docs/benchmarks.md).
 absl::StatusOr<testing::Dataset> LoadDatasetByName(const std::string& name);
 

@@ -66,6 +66,11 @@ absl::Status RunIvfBench(const IvfBenchOptions& o) {
       ds.name, n, d, ds.queries.rows, MetricName(ds.metric), CpuModel(),
       omp_get_num_procs(), SimdLevelName(ActiveSimdLevel()), spec.ToString(),
       o.k, o.refine_factor, o.threads);
+  const int faiss_rf =
+      o.faiss_refine_factor > 0 ? o.faiss_refine_factor : o.refine_factor;
+  if (faiss_rf != o.refine_factor) {
+    std::cout << fmt::format("Faiss refine factor {}\n", faiss_rf);
+  }
 
   // qvdb
   ASSIGN_OR_RETURN(auto index, CreateVectorIndex(spec, d, ds.metric));
@@ -139,7 +144,7 @@ absl::Status RunIvfBench(const IvfBenchOptions& o) {
       theirs = Measure(ds, o.k, o.min_seconds,
                        [&](const float* q, size_t nq, int64_t* out) {
                          dist.resize(nq * o.k);
-                         faiss->Search(q, nq, o.k, nprobe, o.refine_factor,
+                         faiss->Search(q, nq, o.k, nprobe, faiss_rf,
                                        dist.data(), out);
                        });
     }
@@ -177,6 +182,7 @@ absl::Status RunIvfBench(const IvfBenchOptions& o) {
         {"dim", d},                    {"queries", ds.queries.rows},
         {"spec", spec.ToString()},     {"k", o.k},
         {"refine_factor", o.refine_factor},
+        {"faiss_refine_factor", faiss_rf},
         {"threads", o.threads},        {"cpu", CpuModel()},
         {"simd", SimdLevelName(ActiveSimdLevel())},
         {"bytes_per_vector_ram", qvdb_bytes},

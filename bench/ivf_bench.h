@@ -15,6 +15,9 @@ struct IvfBenchOptions {
   std::string spec = "IVF64,PQ32x4fs,Refine(Flat)";
   std::vector<int> nprobes = {1, 2, 4, 8, 16};
   int refine_factor = 4;
+  // Faiss's k_factor; 0: the same as refine_factor. Lets the two sides be
+  // compared at equal recall when their candidate quality differs.
+  int faiss_refine_factor = 0;
   int k = 10;
   int threads = 1;           // search threads, for qvdb and Faiss alike
   bool faiss = true;         // run the Faiss baseline

@@ -1,12 +1,15 @@
 // qvdb-bench: recall, speed and memory of qvdb's codecs and indexes, with
 // Faiss measured in the same process as the baseline.
+#include <algorithm>
 #include <iostream>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "bench/codec_bench.h"
 #include "bench/engine_bench.h"
 #include "bench/ivf_bench.h"
+#include "bench/sweep_report.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"qvdb-bench: recall, speed and memory of qvdb against Faiss"};
@@ -29,6 +32,8 @@ int main(int argc, char** argv) {
   i->add_option("--spec", ivf.spec, "Index spec")->capture_default_str();
   i->add_option("--nprobe", ivf.nprobes, "nprobe values")->capture_default_str();
   i->add_option("--refine-factor", ivf.refine_factor)->capture_default_str();
+  i->add_option("--faiss-refine-factor", ivf.faiss_refine_factor,
+                "Faiss k_factor (default: --refine-factor)");
   i->add_option("--k", ivf.k)->capture_default_str();
   i->add_option("--threads", ivf.threads)->capture_default_str();
   i->add_option("--min-seconds", ivf.min_seconds, "Timing window")
@@ -61,9 +66,88 @@ int main(int argc, char** argv) {
   g->add_option("--k", ingest.k)->capture_default_str();
   g->add_option("--json", ingest.json_path, "Write results as JSON here");
 
+  qvdb::bench::SweepBenchOptions sweep;
+  std::string specs;
+  auto& so = sweep.sweep;
+  auto* w = app.add_subcommand(
+      "sweep", "Index specs x nprobe x refine x threads x batch, with Faiss "
+               "and hnswlib baselines in the same run: recall@1/10/100, QPS, "
+               "latency p50/p95/p99, build time, bytes/vector, peak RSS");
+  w->add_option("--dataset", so.data.dataset,
+                "siftsmall, sap_minilm or synthetic:<n>:<dim>:<queries>"
+                "[:<seed>] (default siftsmall unless --base or --hdf5)");
+  w->add_option("--base", so.data.base_path,
+                "Base vectors (.fvecs, .bvecs, .npy, .hdf5)");
+  w->add_option("--queries", so.data.queries_path, "Query vectors");
+  w->add_option("--gt", so.data.truth_path,
+                "Ground truth ids (.ivecs, .npy); computed exactly if absent");
+  w->add_option("--hdf5", so.data.hdf5_path,
+                "ann-benchmarks file (train, test, neighbors)");
+  w->add_option("--metric", so.data.metric,
+                "l2, ip or cosine (default: the data's own, else l2)");
+  w->add_option("--max-queries", so.data.max_queries,
+                "Use only the first queries (0: all)");
+  w->add_option("--specs", specs,
+                "qvdb index specs separated by ';'")
+      ->default_str("IVF64,PQ32x4fs,Refine(Flat);IVF64,SQ8");
+  w->add_option("--nprobe", so.knobs.nprobes)->delimiter(',')
+      ->capture_default_str();
+  w->add_option("--refine", so.knobs.refine_factors, "Refine factors")
+      ->delimiter(',')->capture_default_str();
+  w->add_option("--ef", so.knobs.efs, "HNSW efSearch values")
+      ->delimiter(',')->capture_default_str();
+  w->add_option("--threads", so.threads)->delimiter(',')
+      ->capture_default_str();
+  w->add_option("--batch", so.batches, "Queries per search call")
+      ->delimiter(',')->capture_default_str();
+  w->add_option("--baselines", so.baselines,
+                "faiss-ivfpq, faiss-ivfpqfs-refine, faiss-ivfflat, "
+                "faiss-hnsw, hnswlib, all or none")
+      ->delimiter(',')->capture_default_str();
+  w->add_option("--baseline-nlist", so.baseline.nlist,
+                "IVF baselines' nlist (0: the first IVF spec's)");
+  w->add_option("--baseline-pq-m", so.baseline.pq_m,
+                "PQ baselines' M (0: the first PQ spec's)");
+  w->add_option("--hnsw-m", so.baseline.hnsw_m, "HNSW graph degree M")
+      ->capture_default_str();
+  w->add_option("--ef-construction", so.baseline.ef_construction)
+      ->capture_default_str();
+  w->add_option("--k", so.k)->capture_default_str();
+  w->add_option("--train-sample", so.train_sample,
+                "Rows every system trains on (0: all)")
+      ->capture_default_str();
+  w->add_option("--min-seconds", so.min_seconds, "Timing window per point")
+      ->capture_default_str();
+  w->add_option("--server", so.server,
+                "host:port of a qvdb-server: qvdb specs run through it");
+  w->add_option("--client-threads", so.client_threads,
+                "Client threads with --server")
+      ->delimiter(',')->capture_default_str();
+  w->add_option("--json", sweep.json_path, "Write results as JSON here");
+  w->add_option("--csv", sweep.csv_path, "Write results as CSV here");
+  w->add_option("--plot", sweep.plot_dir,
+                "Write PNG plots here (scripts/plot_sweep.py, gnuplot)");
+  w->add_option("--plot-name", sweep.plot_name,
+                "Plots are sweep_<name>_*.png (default: the dataset's)");
+  w->add_flag("!--no-progress", so.progress, "No progress on stderr");
+
   CLI11_PARSE(app, argc, argv);
+  if (w->parsed()) {
+    so.specs.clear();
+    if (specs.empty()) specs = "IVF64,PQ32x4fs,Refine(Flat);IVF64,SQ8";
+    for (size_t start = 0; start <= specs.size();) {
+      const size_t end = std::min(specs.find(';', start), specs.size());
+      if (end > start) so.specs.push_back(specs.substr(start, end - start));
+      start = end + 1;
+    }
+    if (so.data.dataset.empty() && so.data.base_path.empty() &&
+        so.data.hdf5_path.empty()) {
+      so.data.dataset = "siftsmall";
+    }
+  }
   absl::Status status = c->parsed()   ? qvdb::bench::RunCodecBench(codecs)
                         : g->parsed() ? qvdb::bench::RunIngestBench(ingest)
+                        : w->parsed() ? qvdb::bench::RunSweepBench(sweep)
                                       : qvdb::bench::RunIvfBench(ivf);
   if (!status.ok()) {
     std::cerr << "qvdb-bench: " << status.message() << "\n";

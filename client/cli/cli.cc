@@ -137,6 +137,7 @@ std::vector<std::unique_ptr<Command>> MakeAllCommands() {
   c.push_back(std::make_unique<SnapshotRestoreCommand>());
   c.push_back(std::make_unique<SnapshotDeleteCommand>());
   c.push_back(std::make_unique<StatsCommand>());
+  c.push_back(std::make_unique<AdviseCommand>());
   return c;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "client/cli/command.h"
+#include "client/cli/commands_advise.h"
 
 namespace qvdb::client {
 

@@ -1,0 +1,290 @@
+// qvdb advise (commands_advise.h).
+#include "client/cli/commands_advise.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "client/cli/advise_output.h"
+#include "client/cli/output.h"
+#include "client/vector_source.h"
+#include "index/advisor.h"
+
+namespace qvdb::client {
+
+namespace {
+
+// Rows read from a collection per Get call (the API's limit).
+constexpr size_t kGetBatch = 10000;
+
+struct Sample {
+  std::vector<float> data;
+  size_t n = 0;
+  int dim = 0;
+};
+
+Metric ToIndexMetric(v1::Metric m) {
+  switch (m) {
+    case v1::METRIC_INNER_PRODUCT:
+      return Metric::kInnerProduct;
+    case v1::METRIC_COSINE:
+      return Metric::kCosine;
+    default:
+      return Metric::kL2;
+  }
+}
+
+// A uniform seeded sample of at most `max_rows` rows (reservoir sampling:
+// one pass, whatever the file's size).
+absl::StatusOr<Sample> SampleFile(const AdviseCommand::Args& a) {
+  SourceOptions options;
+  auto format = ParseVectorFormat(a.format);
+  if (!format.ok()) return format.status();
+  options.format = *format;
+  options.hdf5_dataset = a.dataset;
+  auto source = OpenVectorSource(a.input, options);
+  if (!source.ok()) return source.status();
+  Sample s;
+  s.dim = (*source)->dim();
+  std::mt19937_64 rng(a.seed);
+  VectorRecord record;
+  uint64_t seen = 0;
+  while (true) {
+    auto more = (*source)->Next(&record);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    if (int(record.vector.size()) != s.dim) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}: row {} has {} values, the file's rows have {}",
+                      a.input, record.row, record.vector.size(), s.dim));
+    }
+    size_t slot = s.n;
+    if (s.n >= a.sample) {
+      slot = std::uniform_int_distribution<uint64_t>(0, seen)(rng);
+      if (slot >= a.sample) {
+        ++seen;
+        continue;
+      }
+    } else {
+      s.data.resize((s.n + 1) * size_t(s.dim));
+      ++s.n;
+    }
+    std::copy(record.vector.begin(), record.vector.end(),
+              s.data.begin() + slot * s.dim);
+    ++seen;
+  }
+  return s;
+}
+
+// The API has no scan: rows are read by id, drawn from 0..live_rows-1, which
+// finds them when the collection was loaded with `qvdb ingest` from files
+// without ids (rows numbered from 0).
+absl::StatusOr<Sample> SampleCollection(Client& client,
+                                         const v1::CollectionDescription& d,
+                                         const AdviseCommand::Args& a) {
+  const uint64_t rows = d.live_rows();
+  Sample s;
+  s.dim = int(d.info().dimension());
+  std::vector<uint64_t> ids(rows);
+  std::iota(ids.begin(), ids.end(), 0);
+  std::mt19937_64 rng(a.seed);
+  std::shuffle(ids.begin(), ids.end(), rng);
+  ids.resize(std::min<uint64_t>(rows, a.sample));
+  std::sort(ids.begin(), ids.end());
+  for (size_t begin = 0; begin < ids.size(); begin += kGetBatch) {
+    std::vector<v1::Id> batch;
+    for (size_t i = begin; i < std::min(ids.size(), begin + kGetBatch); ++i) {
+      batch.push_back(MakeId(ids[i]));
+    }
+    auto got = client.Get(a.collection, batch, /*with_payload=*/false,
+                          /*with_vector=*/true);
+    if (!got.ok()) return got.status();
+    for (const v1::GetResult& r : *got) {
+      if (!r.found() || r.vector_size() != s.dim) continue;
+      s.data.insert(s.data.end(), r.vector().begin(), r.vector().end());
+      ++s.n;
+    }
+  }
+  if (s.n < ids.size() / 2 || s.n < kMinAdviseSample) {
+    return absl::FailedPreconditionError(fmt::format(
+        "collection {} holds {} rows, but only {} of the {} ids drawn from "
+        "0..{} exist: the API cannot list rows yet, so --collection works "
+        "only for collections loaded with numbered rows (qvdb ingest of a "
+        "file without ids). Export a sample of the vectors and use --input",
+        a.collection, rows, s.n, ids.size(), rows == 0 ? 0 : rows - 1));
+  }
+  return s;
+}
+
+}  // namespace
+
+void AdviseCommand::AddOptions(CLI::App& app) {
+  auto* input = app.add_option(
+      "--input,-i", args_.input,
+      "Sample file: .fvecs, .bvecs, .npy, .hdf5 or .jsonl");
+  auto* coll = app.add_option(
+      "--collection,-c", args_.collection,
+      "Sample an existing collection instead (rows numbered from 0)");
+  input->excludes(coll);
+  app.add_option("--format", args_.format,
+                 "auto, fvecs, bvecs, npy, hdf5 or jsonl")
+      ->capture_default_str();
+  app.add_option("--dataset", args_.dataset, "HDF5 dataset to read")
+      ->capture_default_str();
+  app.add_option("--metric,-m", args_.metric,
+                 "l2, ip or cosine (default: l2, or the collection's)");
+  app.add_option("-k,--k", args_.k, "Neighbours per query for recall@k")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--target-recall", args_.target_recall,
+                 "Recall@k to reach on held-out queries, in (0, 1]")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--max-bytes", args_.max_bytes,
+                 "Byte budget per vector (see --budget-of)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--budget-of", args_.budget_of,
+                 "Bytes that count: ram (codes in memory), disk (stored "
+                 "vector + codes) or total")
+      ->capture_default_str();
+  app.add_option("--time-budget", args_.time_budget,
+                 "Seconds after which only the cheap, essential candidates "
+                 "still run")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--sample", args_.sample,
+                 "Vectors to sample from the input (uniform, seeded)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t(kMinAdviseSample), uint64_t(10000000)));
+  app.add_option("--queries", args_.queries,
+                 "Sample vectors held out as queries (at most a fifth)")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 100000));
+  app.add_option("--seed", args_.seed, "Seed of the sample and the queries")
+      ->capture_default_str();
+  app.add_option("--threads", args_.threads,
+                 "Threads for the recall searches (0: all cores)")
+      ->capture_default_str();
+  app.add_option("--candidates", args_.candidates,
+                 "Evaluate only these specs (default: the generated list)")
+      ->delimiter(';');
+  app.add_option("--plot", args_.plot,
+                 "Write a PNG of recall against bytes (needs gnuplot)");
+  app.add_option("--apply", args_.apply,
+                 "Create this collection with the recommended spec");
+}
+
+int AdviseCommand::Run(CommandContext& ctx) {
+  const Args& a = args_;
+  if (a.input.empty() == a.collection.empty()) {
+    return ctx.UsageError(
+        "give the sample as --input FILE or --collection NAME (one of them)");
+  }
+  if (a.target_recall <= 0 && a.max_bytes <= 0) {
+    return ctx.UsageError(
+        "give --target-recall R, --max-bytes B, or both: what to recommend "
+        "for");
+  }
+  auto budget_of = ParseBudgetOf(a.budget_of);
+  if (!budget_of.ok()) {
+    return ctx.UsageError(std::string(budget_of.status().message()));
+  }
+  std::optional<v1::Metric> metric;
+  if (!a.metric.empty()) {
+    auto m = ParseMetricArg(a.metric);
+    if (!m.ok()) return ctx.UsageError(std::string(m.status().message()));
+    metric = *m;
+  }
+
+  Sample sample;
+  if (!a.input.empty()) {
+    auto s = SampleFile(a);
+    if (!s.ok()) return ctx.Fail(s.status());
+    sample = *std::move(s);
+    if (!metric) metric = v1::METRIC_L2;
+  } else {
+    auto d = ctx.client().DescribeCollection(a.collection);
+    if (!d.ok()) return ctx.Fail(d.status());
+    if (metric && *metric != d->info().metric()) {
+      return ctx.UsageError(fmt::format(
+          "--metric {} differs from collection {}'s metric {}: leave it out",
+          a.metric, a.collection, MetricArgName(d->info().metric())));
+    }
+    metric = d->info().metric();
+    auto s = SampleCollection(ctx.client(), *d, a);
+    if (!s.ok()) return ctx.Fail(s.status());
+    sample = *std::move(s);
+  }
+
+  AdviseOptions o;
+  o.metric = ToIndexMetric(*metric);
+  o.k = a.k;
+  if (a.target_recall > 0) o.target_recall = a.target_recall;
+  if (a.max_bytes > 0) o.max_bytes_per_vector = a.max_bytes;
+  o.budget_of = *budget_of;
+  o.time_budget_s = a.time_budget;
+  o.num_queries = a.queries;
+  o.threads = a.threads;
+  o.seed = a.seed;
+  o.candidates = a.candidates;
+  if (ctx.err_is_terminal()) {
+    o.progress = [&ctx](const AdviseProgress& p) {
+      ctx.err() << fmt::format("\r\033[Kadvise: {}/{} {:.0f} s {}{}",
+                               p.done, p.total, p.elapsed_s, p.spec,
+                               p.skipped ? " (skipped)" : "")
+                << std::flush;
+      if (p.done == p.total) ctx.err() << "\n";
+    };
+  }
+  auto report = EvaluateCandidates(sample.data.data(), sample.n, sample.dim, o);
+  if (!report.ok()) return ctx.Fail(report.status());
+  auto rec = Recommend(report->candidates, report->k, o.target_recall,
+                       o.max_bytes_per_vector, o.budget_of);
+  if (rec.ok()) report->recommended = *rec;
+  const absl::Status rec_status = rec.status();
+
+  nlohmann::json j = AdviceToJson(*report, rec_status);
+  if (!ctx.json()) PrintAdvice(ctx.out(), *report);
+  if (!a.plot.empty()) {
+    absl::Status s = PlotAdvice(*report, a.plot);
+    if (!s.ok()) {
+      if (ctx.json()) PrintJson(ctx.out(), j);
+      return ctx.Fail(s);
+    }
+    if (!ctx.json()) ctx.out() << fmt::format("plot: {}\n", a.plot);
+  }
+  if (!rec.ok()) {
+    if (ctx.json()) PrintJson(ctx.out(), j);
+    return ctx.Fail(rec_status);
+  }
+  if (!a.apply.empty()) {
+    auto info = ctx.client().CreateCollection(a.apply, uint32_t(sample.dim),
+                                              *metric, rec->spec);
+    if (!info.ok()) {
+      if (ctx.json()) PrintJson(ctx.out(), j);
+      return ctx.Fail(info.status());
+    }
+    j["applied"] = InfoToJson(*info);
+    if (!ctx.json()) {
+      ctx.out() << fmt::format(
+          "created collection {} ({}-d, {}, {}); load it with: qvdb ingest "
+          "{} {}\n",
+          info->name(), info->dimension(), MetricArgName(info->metric()),
+          info->index_spec(), info->name(),
+          a.input.empty() ? "FILE" : a.input);
+      if (rec->nprobe > 0 || rec->refine_factor > 0) {
+        ctx.out() << fmt::format(
+            "then search with{}{}\n",
+            rec->nprobe > 0 ? fmt::format(" --nprobe {}", rec->nprobe) : "",
+            rec->refine_factor > 0
+                ? fmt::format(" --refine-factor {}", rec->refine_factor)
+                : "");
+      }
+    }
+  }
+  if (ctx.json()) PrintJson(ctx.out(), j);
+  return kExitOk;
+}
+
+}  // namespace qvdb::client

@@ -1,0 +1,139 @@
+// `qvdb advise` against a live server (in-process, loopback port): --apply
+// creates the recommended collection, which then ingests and searches, and
+// --collection samples an existing collection.
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "client/cli/cli.h"
+#include "client/cli/exit_codes.h"
+#include "index/vector_file.h"
+#include "server/service_test_util.h"
+#include "tests/test_data.h"
+
+namespace qvdb {
+namespace {
+
+using client::Cli;
+using nlohmann::json;
+using service_testing::StartServer;
+using service_testing::TempDir;
+using service_testing::TestConfig;
+
+constexpr int kDim = 16;
+constexpr size_t kRows = 2000;
+constexpr char kCandidates[] = "Flat;SQ8;PQ8x4fs;PQ8x4fs,Refine(Flat)";
+
+struct Output {
+  int code = -1;
+  std::string out;
+  std::string err;
+  json Json() const {
+    return json::parse(out, nullptr, /*allow_exceptions=*/false);
+  }
+};
+
+class CliAdviseEndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = StartServer(TestConfig(dir_.Sub("data")));
+    ASSERT_NE(server_, nullptr);
+    data_ = testing::Generate(kRows, 10, kDim, Metric::kL2, 17);
+    file_ = dir_.Sub("sample.fvecs");
+    ASSERT_TRUE(WriteFvecs(file_, data_.base).ok());
+  }
+
+  Output Run(std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {"qvdb", "--server", server_->address(), "--attempts", "2"});
+    std::ostringstream out, err;
+    Output o;
+    o.code = Cli().Run(args, out, err);
+    o.out = out.str();
+    o.err = err.str();
+    return o;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<QvdbServer> server_;
+  testing::Dataset data_;
+  std::string file_;
+};
+
+TEST_F(CliAdviseEndToEndTest, ApplyCreatesTheRecommendedCollection) {
+  Output o = Run({"--json", "advise", "--input", file_, "--target-recall",
+                  "0.9", "--candidates", kCandidates, "--apply", "adv"});
+  ASSERT_EQ(o.code, client::kExitOk) << o.err;
+  const json j = o.Json();
+  ASSERT_TRUE(j["recommended"].is_object()) << o.out;
+  const std::string spec = j["recommended"]["spec"];
+  EXPECT_EQ(j["applied"]["name"], "adv");
+  EXPECT_EQ(j["applied"]["index_spec"], spec);
+  EXPECT_EQ(j["applied"]["dimension"], kDim);
+
+  o = Run({"--json", "collection", "describe", "adv"});
+  ASSERT_EQ(o.code, client::kExitOk) << o.err;
+  EXPECT_EQ(o.Json()["index_spec"], spec);
+  EXPECT_EQ(o.Json()["metric"], "l2");
+
+  // What the command says to do next works: ingest, train, search.
+  o = Run({"ingest", "adv", file_});
+  ASSERT_EQ(o.code, client::kExitOk) << o.err;
+  o = Run({"train", "adv"});
+  ASSERT_EQ(o.code, client::kExitOk) << o.err;
+  o = Run({"--json", "search", "adv", "--vector-file", file_, "--row", "5",
+           "-k", "1"});
+  ASSERT_EQ(o.code, client::kExitOk) << o.err;
+  EXPECT_NE(o.out.find("\"id\": 5"), std::string::npos) << o.out;
+
+  // Applying again: the name is taken.
+  o = Run({"advise", "--input", file_, "--target-recall", "0.9",
+           "--candidates", kCandidates, "--apply", "adv"});
+  EXPECT_EQ(o.code, client::kExitAlreadyExists) << o.err;
+  EXPECT_NE(o.out.find("recommended: "), std::string::npos);
+}
+
+TEST_F(CliAdviseEndToEndTest, SamplesACollection) {
+  Output o = Run({"collection", "create", "src", "--dim", "16"});
+  ASSERT_EQ(o.code, client::kExitOk) << o.err;
+  o = Run({"ingest", "src", file_});
+  ASSERT_EQ(o.code, client::kExitOk) << o.err;
+  o = Run({"--json", "advise", "--collection", "src", "--sample", "1500",
+           "--target-recall", "0.9", "--candidates", kCandidates});
+  ASSERT_EQ(o.code, client::kExitOk) << o.err;
+  const json j = o.Json();
+  EXPECT_EQ(j["dim"], kDim);
+  EXPECT_EQ(j["metric"], "l2");
+  EXPECT_EQ(j["sample_base"].get<int>() + j["sample_queries"].get<int>(),
+            1500);
+  EXPECT_TRUE(j["recommended"].is_object());
+
+  o = Run({"advise", "--collection", "src", "--metric", "cosine",
+           "--target-recall", "0.9"});
+  EXPECT_EQ(o.code, client::kExitUsage) << o.err;
+  o = Run({"advise", "--collection", "nope", "--target-recall", "0.9"});
+  EXPECT_EQ(o.code, client::kExitNotFound) << o.err;
+}
+
+TEST_F(CliAdviseEndToEndTest, CollectionWithoutNumberedRowsSaysWhatToDo) {
+  Output o = Run({"collection", "create", "named", "--dim", "16"});
+  ASSERT_EQ(o.code, client::kExitOk) << o.err;
+  const std::string jsonl = dir_.Sub("named.jsonl");
+  {
+    std::ofstream f(jsonl);
+    for (size_t i = 0; i < 200; ++i) {
+      json row{{"id", fmt::format("doc-{}", i)},
+               {"vector", std::vector<float>(data_.base.row(i),
+                                             data_.base.row(i) + kDim)}};
+      f << row.dump() << "\n";
+    }
+  }
+  o = Run({"ingest", "named", jsonl});
+  ASSERT_EQ(o.code, client::kExitOk) << o.err;
+  o = Run({"advise", "--collection", "named", "--target-recall", "0.9"});
+  EXPECT_EQ(o.code, client::kExitFailedPrecondition) << o.err;
+  EXPECT_NE(o.err.find("use --input"), std::string::npos) << o.err;
+}
+
+}  // namespace
+}  // namespace qvdb

@@ -12,6 +12,7 @@
 
 #include "bench/bench_util.h"
 #include "bench/faiss_baseline.h"
+#include "index/gpu/gpu_index.h"
 #include "index/ground_truth.h"
 #include "index/simd_level.h"
 #include "index/status_macros.h"
@@ -74,6 +75,16 @@ absl::Status RunIvfBench(const IvfBenchOptions& o) {
 
   // qvdb
   ASSIGN_OR_RETURN(auto index, CreateVectorIndex(spec, d, ds.metric));
+  if (o.device == "gpu") {  // --device gpu (docs/gpu.md)
+    std::unique_ptr<VectorIndex> cpu_index;
+    auto gpu = MakeGpuIndex(std::move(index), {}, &cpu_index);
+    if (gpu.ok()) {
+      index = *std::move(gpu);
+    } else {
+      std::cout << GpuFallbackMessage(gpu.status()) << "\n";
+      index = std::move(cpu_index);
+    }
+  }
   auto t0 = Clock::now();
   RETURN_IF_ERROR(index->Train(ds.base.data.data(), n));
   const double qvdb_train = Seconds(t0);

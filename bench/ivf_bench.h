@@ -23,6 +23,8 @@ struct IvfBenchOptions {
   bool faiss = true;         // run the Faiss baseline
   double min_seconds = 0.5;  // timing window per measurement
   std::string json_path;
+  // "cpu" or "gpu" (index/gpu/; the CPU serves when there is no device).
+  std::string device = "cpu";
 };
 
 absl::Status RunIvfBench(const IvfBenchOptions& options);

@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   i->add_flag("!--no-faiss", ivf.faiss, "Skip the Faiss baseline");
   i->add_option("--json", ivf.json_path, "Write results as JSON here");
+  i->add_option("--device", ivf.device, "cpu or gpu (falls back to the CPU)")
+      ->check(CLI::IsMember({"cpu", "gpu"}))
+      ->capture_default_str();
 
   qvdb::bench::IngestBenchOptions ingest;
   auto* g = app.add_subcommand(

@@ -13,8 +13,10 @@
 #include <fmt/format.h>
 
 #include "index/codec_factory.h"
+#include "index/huge_pages.h"
 #include "index/pq4_fast_scan.h"
 #include "index/scalar_distance_kernels.h"
+#include "index/select_nearest.h"
 #include "index/simd_level.h"
 #include "index/status_macros.h"
 #include "index/top_k.h"
@@ -255,6 +257,7 @@ absl::Status IvfIndex::AddEncoded(const int64_t* ids,
     lists_.Add(ids[i], enc.lists[i], enc.codes.data() + i * cs);
     if (rcs > 0 && !enc.refine_codes.empty()) {
       const size_t need = (size_t(ids[i]) + 1) * rcs;
+      if (need > refine_codes_.capacity()) GrowRefineCodes(need);
       if (refine_codes_.size() < need) refine_codes_.resize(need);
       std::memcpy(&refine_codes_[size_t(ids[i]) * rcs],
                   enc.refine_codes.data() + i * rcs, rcs);
@@ -276,6 +279,16 @@ void IvfIndex::Remove(const int64_t* ids, size_t n) {
 void IvfIndex::Compact() {
   std::unique_lock lock(mu_);
   lists_.Compact();
+}
+
+void IvfIndex::GrowRefineCodes(size_t need) {
+  // Doubling, as a vector grows, but the new buffer is marked for huge pages
+  // before anything touches it (refine reads it at random: huge_pages.h).
+  std::vector<uint8_t> grown;
+  grown.reserve(std::max(need, 2 * refine_codes_.capacity()));
+  AdviseHugePages(grown.data(), grown.capacity());
+  grown.assign(refine_codes_.begin(), refine_codes_.end());
+  refine_codes_.swap(grown);
 }
 
 void IvfIndex::SetRefineCodeSource(const RefineCodeSource* source) {
@@ -367,16 +380,7 @@ void SelectNearest(const float* dist, int n, int nprobe, int32_t* lists,
                    float* dists) {
   int have = 0;
   for (int l = 0; l < n; ++l) {
-    const float d = dist[l];
-    if (have == nprobe && !(d < dists[have - 1])) continue;
-    int pos = have < nprobe ? have++ : nprobe - 1;
-    while (pos > 0 && d < dists[pos - 1]) {
-      dists[pos] = dists[pos - 1];
-      lists[pos] = lists[pos - 1];
-      --pos;
-    }
-    dists[pos] = d;
-    lists[pos] = l;
+    InsertNearest(dist[l], l, nprobe, &have, lists, dists);
   }
 }
 
@@ -672,12 +676,15 @@ void IvfIndex::Refine(const float* query, TopK* top, int k, SearchScratch* s,
       if (s->found[i]) final_top.Push(s->exact[i], s->cand[i]);
     }
   } else {
-    // Scored where they lie (no copy). Codes are prefetched a few
-    // candidates ahead, so that their cache misses overlap each other and
-    // the arithmetic without overflowing the miss buffers.
+    // Scored where they lie (no copy), all distances first: a loop without
+    // data-dependent branches lets the out-of-order core overlap many
+    // candidates' cache misses (pushing as we go serialises them behind
+    // mispredicted top-k comparisons). Prefetching a few candidates ahead
+    // helps the same way across the loop's iterations.
     constexpr int kAhead = 8;
     const uint8_t* base = refine_codes_.data();
     const size_t size = refine_codes_.size();
+    s->exact.resize(nc);
     auto prefetch = [&](int i) {
       const size_t off = size_t(s->cand[i]) * rcs;
       if (off + rcs > size) return;
@@ -687,13 +694,81 @@ void IvfIndex::Refine(const float* query, TopK* top, int k, SearchScratch* s,
     for (int i = 0; i < nc; ++i) {
       if (i + kAhead < nc) prefetch(i + kAhead);
       const size_t off = size_t(s->cand[i]) * rcs;
-      if (off + rcs > size) continue;
-      float d;
-      rqd->Distances(base + off, 1, &d);
-      final_top.Push(d, s->cand[i]);
+      // Ids beyond the codes held have none (never added with a refine code).
+      if (off + rcs <= size) {
+        rqd->Distances(base + off, 1, &s->exact[i]);
+      } else {
+        s->exact[i] = std::numeric_limits<float>::infinity();  // never kept
+      }
     }
+    for (int i = 0; i < nc; ++i) final_top.Push(s->exact[i], s->cand[i]);
   }
   final_top.Finish(out_ids, out_distances);
+}
+
+// --- Read-only access for the GPU index (index/gpu/) ---
+
+IvfIndex::ModelView IvfIndex::model_view() const {
+  return ModelView{&spec_,       dim_,          work_dim_,     metric_,
+                   by_residual_, &centroids_,   codec_.get(),  refine_.get()};
+}
+
+size_t IvfIndex::list_length(size_t l) const {
+  std::shared_lock lock(mu_);
+  return lists_.list(l).ids.size();
+}
+
+void IvfIndex::ReadList(size_t l, size_t from, std::vector<int64_t>* ids,
+                        std::vector<uint8_t>* codes) const {
+  std::shared_lock lock(mu_);
+  const InvertedList& list = lists_.list(l);
+  const size_t n = list.ids.size() > from ? list.ids.size() - from : 0;
+  const size_t cs = codec_->code_size();
+  ids->assign(list.ids.begin() + (list.ids.size() - n), list.ids.end());
+  codes->resize(n * cs);
+  for (size_t i = 0; i < n; ++i) {
+    lists_.GetCode(l, from + i, codes->data() + i * cs);
+  }
+}
+
+bool IvfIndex::LocateId(int64_t id, size_t* list, size_t* pos) const {
+  std::shared_lock lock(mu_);
+  return lists_.Locate(id, list, pos);
+}
+
+void IvfIndex::PrepareQueries(const float* queries, size_t nq,
+                              std::vector<float>* raw, std::vector<float>* work,
+                              std::vector<float>* constant) const {
+  raw->assign(queries, queries + nq * dim_);
+  if (metric_ == Metric::kCosine) NormalizeRows(raw->data(), nq, dim_);
+  constant->assign(nq, 0.0f);
+  if (!pca_) {
+    *work = *raw;
+    return;
+  }
+  work->resize(nq * work_dim_);
+  for (size_t q = 0; q < nq; ++q) {
+    (*constant)[q] = pca_->PrepareQuery(raw->data() + q * dim_,
+                                        CodecMetric(metric_),
+                                        work->data() + q * work_dim_);
+  }
+}
+
+void IvfIndex::ReRank(const float* raw_query, const float* work_query,
+                      float constant, const int64_t* candidates, int n, int k,
+                      int64_t* ids, float* distances) const {
+  std::shared_lock lock(mu_);
+  std::unique_ptr<SearchScratch> s = AcquireScratch();
+  TopK top(std::max(n, 1));
+  for (int i = 0; i < n; ++i) {
+    if (candidates[i] >= 0) top.Push(0.0f, candidates[i]);
+  }
+  if (refine_) {
+    Refine(raw_query, &top, k, s.get(), ids, distances);
+  } else {
+    Rescore(work_query, constant, &top, k, s.get(), ids, distances);
+  }
+  ReleaseScratch(std::move(s));
 }
 
 std::string IvfIndex::SerializeModel() const {

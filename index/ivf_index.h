@@ -55,6 +55,39 @@ class IvfIndex final : public VectorIndex {
   std::string SerializeModel() const override;
   absl::Status LoadModel(std::string_view bytes) override;
 
+  // --- Read-only access for the GPU index (index/gpu/) ---
+  // What the GPU copies of the models need. The pointers stay valid until
+  // Train or LoadModel; they do not change while vectors are added.
+  struct ModelView {
+    const IndexSpec* spec;
+    int dim;
+    int work_dim;
+    Metric metric;
+    bool by_residual;
+    const std::vector<float>* centroids;  // nlist x work_dim; empty if flat
+    const Codec* codec;                   // work space
+    const Codec* refine;                  // may be null
+  };
+  ModelView model_view() const;
+  // Ids (-1: removed) and codes (code_size() bytes each, PqCodec packing
+  // also for the 4-bit fast-scan layout) of list l from position `from` on.
+  void ReadList(size_t l, size_t from, std::vector<int64_t>* ids,
+                std::vector<uint8_t>* codes) const;
+  size_t list_length(size_t l) const;  // slots, tombstones included
+  // Where a live id is (list, position); false when absent.
+  bool LocateId(int64_t id, size_t* list, size_t* pos) const;
+  // The search's query preparation: normalised queries (cosine), the
+  // work-space queries (after PCA) and PCA's per-query constants.
+  void PrepareQueries(const float* queries, size_t nq, std::vector<float>* raw,
+                      std::vector<float>* work,
+                      std::vector<float>* constant) const;
+  // The CPU search's last step for candidates found elsewhere (the GPU):
+  // re-scores them with the refine codec, or else with the codec's exact
+  // distance, and keeps the k best.
+  void ReRank(const float* raw_query, const float* work_query, float constant,
+              const int64_t* candidates, int n, int k, int64_t* ids,
+              float* distances) const;
+
  private:
   IvfIndex(const IndexSpec& spec, int dim, Metric metric,
            std::unique_ptr<Codec> codec, std::unique_ptr<Codec> refine);
@@ -84,6 +117,8 @@ class IvfIndex final : public VectorIndex {
   // Re-scores the candidates in *top with the refine codec; keeps k.
   void Refine(const float* query, TopK* top, int k, SearchScratch* s,
               int64_t* ids, float* distances) const;
+  // Reallocates refine_codes_ to hold at least `need` bytes (mu_ held).
+  void GrowRefineCodes(size_t need);
   // Rebuilds pq_tables_ from the trained codec and centroids.
   void BuildPqTables();
   absl::Status CheckQueryable(size_t nq, const SearchParams& params) const;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <utility>
 
+#include "index/gpu/gpu_index.h"
 #include "index/id_filter.h"
 #include "index/status_macros.h"
 #include "server/engine_validation.h"
@@ -156,6 +157,18 @@ absl::StatusOr<std::unique_ptr<Collection>> Collection::Load(
 absl::StatusOr<std::unique_ptr<VectorIndex>> Collection::NewSpecIndex() const {
   ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index,
                    CreateVectorIndex(spec_, int(record_.dim), record_.metric));
+  if (options_.gpu_search) {
+    // --- gpu (docs/gpu.md): the CPU index serves what the GPU cannot. ---
+    std::unique_ptr<VectorIndex> cpu;
+    auto gpu = MakeGpuIndex(std::move(index), {}, &cpu);
+    if (gpu.ok()) {
+      index = *std::move(gpu);
+    } else {
+      spdlog::info("collection \"{}\" searches on the CPU: {}", record_.name,
+                   std::string(gpu.status().message()));
+      index = std::move(cpu);
+    }
+  }
   if (refine_source_) index->SetRefineCodeSource(refine_source_.get());
   return index;
 }

@@ -42,6 +42,9 @@ struct EngineOptions {
 
   // Threads a batch of queries is spread over (0: all cores). Default: 0.
   int search_threads = 0;
+  // Search trained collections on the GPU (index/gpu/gpu_index.h) when
+  // true; a spec the GPU does not search stays on the CPU. Default: false.
+  bool gpu_search = false;
 };
 
 }  // namespace qvdb

@@ -666,25 +666,20 @@ void IvfIndex::Refine(const float* query, TopK* top, int k, SearchScratch* s,
   auto rqd = refine_->MakeQueryDistance(query, cm);
   TopK& final_top = s->final_top;
   final_top.Reset(k);
+  // The candidates' codes, gathered into one buffer (from RAM, or from the
+  // source, e.g. disk) and scored in one call. Gathering is a loop of
+  // independent copies, so the out-of-order core overlaps the candidates'
+  // cache misses; a prefetch a few candidates ahead helps it across
+  // iterations.
+  s->codes.resize(nc * rcs);
+  s->found.assign(nc, true);
+  s->exact.resize(nc);
   if (refine_source_) {
-    s->codes.resize(nc * rcs);
-    s->found.assign(nc, true);
-    s->exact.resize(nc);
     refine_source_->Fetch(s->cand.data(), nc, s->codes.data(), &s->found);
-    rqd->Distances(s->codes.data(), nc, s->exact.data());
-    for (int i = 0; i < nc; ++i) {
-      if (s->found[i]) final_top.Push(s->exact[i], s->cand[i]);
-    }
   } else {
-    // Scored where they lie (no copy), all distances first: a loop without
-    // data-dependent branches lets the out-of-order core overlap many
-    // candidates' cache misses (pushing as we go serialises them behind
-    // mispredicted top-k comparisons). Prefetching a few candidates ahead
-    // helps the same way across the loop's iterations.
     constexpr int kAhead = 8;
     const uint8_t* base = refine_codes_.data();
     const size_t size = refine_codes_.size();
-    s->exact.resize(nc);
     auto prefetch = [&](int i) {
       const size_t off = size_t(s->cand[i]) * rcs;
       if (off + rcs > size) return;
@@ -694,14 +689,18 @@ void IvfIndex::Refine(const float* query, TopK* top, int k, SearchScratch* s,
     for (int i = 0; i < nc; ++i) {
       if (i + kAhead < nc) prefetch(i + kAhead);
       const size_t off = size_t(s->cand[i]) * rcs;
-      // Ids beyond the codes held have none (never added with a refine code).
+      // Ids beyond the codes held were never added with a refine code.
       if (off + rcs <= size) {
-        rqd->Distances(base + off, 1, &s->exact[i]);
+        std::memcpy(&s->codes[i * rcs], base + off, rcs);
       } else {
-        s->exact[i] = std::numeric_limits<float>::infinity();  // never kept
+        std::memset(&s->codes[i * rcs], 0, rcs);
+        s->found[i] = false;
       }
     }
-    for (int i = 0; i < nc; ++i) final_top.Push(s->exact[i], s->cand[i]);
+  }
+  rqd->Distances(s->codes.data(), nc, s->exact.data());
+  for (int i = 0; i < nc; ++i) {
+    if (s->found[i]) final_top.Push(s->exact[i], s->cand[i]);
   }
   final_top.Finish(out_ids, out_distances);
 }

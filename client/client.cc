@@ -1,9 +1,12 @@
 #include "client/client.h"
 
 #include <fmt/format.h>
+#include <grpcpp/support/client_interceptor.h>
 
 #include <algorithm>
+#include <fstream>
 #include <iterator>
+#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -73,15 +76,85 @@ std::vector<T> MoveOut(google::protobuf::RepeatedPtrField<T>* field) {
                         std::make_move_iterator(field->end()));
 }
 
+// Adds `authorization: Bearer <key>` to every call of the channel, unary
+// or streaming, so that no caller of stub() can forget it.
+class ApiKeyInterceptor : public grpc::experimental::Interceptor {
+ public:
+  explicit ApiKeyInterceptor(std::shared_ptr<const std::string> header)
+      : header_(std::move(header)) {}
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::
+                PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace("authorization", *header_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::shared_ptr<const std::string> header_;
+};
+
+class ApiKeyInterceptorFactory
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit ApiKeyInterceptorFactory(const std::string& key)
+      : header_(std::make_shared<const std::string>("Bearer " + key)) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    // gRPC owns and deletes the interceptor (its API, not ours).
+    return new ApiKeyInterceptor(header_);
+  }
+
+ private:
+  const std::shared_ptr<const std::string> header_;
+};
+
 std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   args.SetMaxSendMessageSize(options.max_message_bytes);
-  return grpc::CreateCustomChannel(options.server,
-                                   grpc::InsecureChannelCredentials(), args);
+  // We retry UNAVAILABLE ourselves (with our backoff); gRPC's own retries
+  // would buffer every call for nothing.
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (options.tls) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls_ca_pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  if (options.api_key.empty()) {
+    return grpc::CreateCustomChannel(options.server, credentials, args);
+  }
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(
+      std::make_unique<ApiKeyInterceptorFactory>(options.api_key));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      options.server, credentials, args, std::move(interceptors));
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> ReadPemFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        fmt::format("cannot read the certificate file {}", path));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (text.str().find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} is not a PEM file (no -----BEGIN line); give the CA "
+                    "certificate in PEM",
+                    path));
+  }
+  return text.str();
+}
 
 Client::Client(std::shared_ptr<grpc::Channel> channel,
                const ClientOptions& options)

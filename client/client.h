@@ -52,7 +52,18 @@ struct ClientOptions {
   std::chrono::milliseconds max_backoff{2000};
   // Largest message sent or received. Default: 64 MiB (the server's limit).
   int max_message_bytes = 64 << 20;
+  // API key sent with every call on the channel Connect makes (streams
+  // too) as `authorization: Bearer <key>`; empty: none. Default: none.
+  std::string api_key;
+  // TLS: connect with TLS, verifying the server against tls_ca_pem (PEM
+  // root certificates; empty: the system's roots). Default: plaintext.
+  bool tls = false;
+  std::string tls_ca_pem;
 };
+
+// Reads a PEM file (for ClientOptions::tls_ca_pem); NotFound when it
+// cannot be read, InvalidArgument when it holds no PEM block.
+absl::StatusOr<std::string> ReadPemFile(const std::string& path);
 
 // Converts a gRPC status to an absl::Status (same code, same message).
 absl::Status FromGrpcStatus(const grpc::Status& status);
@@ -68,8 +79,8 @@ std::chrono::milliseconds BackoffFor(const ClientOptions& options, int attempt);
 
 class Client {
  public:
-  // Creates a channel to options.server (insecure: loopback or a trusted
-  // network). Connects lazily: an unreachable server shows up as
+  // Creates a channel to options.server (TLS when options.tls, else
+  // plaintext). Connects lazily: an unreachable server shows up as
   // UNAVAILABLE on the first call, after the retries.
   static std::unique_ptr<Client> Connect(const ClientOptions& options);
   // Over an existing channel (tests, custom credentials).

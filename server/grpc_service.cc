@@ -2,11 +2,9 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <array>
 #include <ctime>
-#include <fstream>
 #include <span>
 #include <utility>
 #include <vector>
@@ -82,11 +80,28 @@ std::string UtcStamp() {
   return buf;
 }
 
-uint64_t ProcessRssBytes() {
-  std::ifstream statm("/proc/self/statm");
-  uint64_t pages_total = 0, pages_resident = 0;
-  if (!(statm >> pages_total >> pages_resident)) return 0;
-  return pages_resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+// Calls logged at info even when they succeed: they change what the server
+// holds as a whole, and operators want them in the log.
+bool IsAdminAction(int method) {
+  switch (method) {
+    case kCreateCollection:
+    case kDropCollection:
+    case kTrain:
+    case kCompact:
+    case kCreateSnapshot:
+    case kDeleteSnapshot:
+    case kRestoreSnapshot:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Faults of the server rather than of the request.
+bool IsServerFault(absl::StatusCode code) {
+  return code == absl::StatusCode::kInternal ||
+         code == absl::StatusCode::kDataLoss ||
+         code == absl::StatusCode::kUnknown;
 }
 
 }  // namespace
@@ -98,19 +113,28 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
-QvdbService::QvdbService(EngineHolder* holder, const ServiceLimits& limits)
+QvdbService::QvdbService(EngineHolder* holder, const ServiceLimits& limits,
+                         const ApiKeys* keys)
     : holder_(holder),
+      keys_(keys),
       limits_(limits),
       started_(std::chrono::steady_clock::now()),
       metrics_(MethodNames()) {}
 
 template <typename Body>
-grpc::Status QvdbService::Handle(int method, grpc::ServerContext* context,
-                                 std::string_view collection, Body&& body) {
+grpc::Status QvdbService::Handle(int method, grpc::ServerContextBase* context,
+                                 const std::string& collection, Body&& body) {
   const auto start = std::chrono::steady_clock::now();
   in_flight_.fetch_add(1, std::memory_order_relaxed);
+  const std::string_view name = kMethodNames[method];
+  const ApiKeys::Key* caller = nullptr;
   absl::Status status;
-  if (context->IsCancelled()) {
+  if (keys_ != nullptr) {
+    status = keys_->Authorize(context->client_metadata(), name, &caller);
+  }
+  if (!status.ok()) {
+    // Not authorized: no work.
+  } else if (context->IsCancelled()) {
     status = absl::CancelledError("the call was cancelled before it ran");
   } else if (context->deadline() <= std::chrono::system_clock::now()) {
     status =
@@ -122,17 +146,50 @@ grpc::Status QvdbService::Handle(int method, grpc::ServerContext* context,
   const double micros = std::chrono::duration<double, std::micro>(
                             std::chrono::steady_clock::now() - start)
                             .count();
-  metrics_.Record(method, micros, status.ok());
-  const std::string_view name = kMethodNames[method];
+  metrics_.Record(method, micros, status.code());
+  // One line per call; the key's name, never the key.
+  const std::string who =
+      caller != nullptr ? fmt::format(" key={}", caller->name) : "";
   if (status.ok()) {
-    spdlog::debug("rpc={} collection={} code=OK micros={:.0f}", name,
-                  collection, micros);
+    spdlog::log(
+        IsAdminAction(method) ? spdlog::level::info : spdlog::level::debug,
+        "rpc={} collection={} code=OK micros={:.0f}{}", name, collection,
+        micros, who);
   } else {
-    spdlog::info("rpc={} collection={} code={} micros={:.0f} error=\"{}\"",
-                 name, collection, absl::StatusCodeToString(status.code()),
-                 micros, std::string(status.message()));
+    const bool auth_error =
+        absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status);
+    spdlog::log(
+        IsServerFault(status.code()) ? spdlog::level::err : spdlog::level::info,
+        "rpc={} collection={} code={} micros={:.0f}{}{} error=\"{}\"", name,
+        collection, absl::StatusCodeToString(status.code()), micros, who,
+        auth_error ? fmt::format(" peer={}", context->peer()) : "",
+        std::string(status.message()));
   }
   return ToGrpcStatus(status);
+}
+
+MetricsSnapshot QvdbService::CollectMetrics() const {
+  MetricsSnapshot s;
+  s.version = QVDB_VERSION;
+  s.simd_level = std::string(SimdLevelName(ActiveSimdLevel()));
+  s.uptime_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_)
+          .count();
+  s.process_rss_bytes = ProcessRssBytes();
+  s.in_flight = in_flight_.load(std::memory_order_relaxed);
+  s.methods = metrics_.RawCounts();
+  // No engine (restoring a snapshot, shutting down): no collection lines.
+  auto engine = holder_->Acquire();
+  if (!engine.ok()) return s;
+  auto infos = (*engine)->ListCollections();
+  if (!infos.ok()) return s;
+  for (const CollectionInfo& info : *infos) {
+    auto stats = (*engine)->Stats(info.name);
+    if (!stats.ok()) continue;  // dropped meanwhile
+    s.collections.push_back({info.name, stats->live_rows,
+                             stats->indexed_vectors, stats->memory_bytes});
+  }
+  return s;
 }
 
 // --- Collections ---

@@ -13,8 +13,13 @@
 //   interrupted (a batch is all or nothing).
 // - While a snapshot restore swaps the engine, and after Shutdown, calls get
 //   UNAVAILABLE (engine_holder.h).
-// - Each call is counted and timed per method (request_metrics.h) and
-//   logged at debug level (errors at info) as key=value pairs.
+// - With API keys (auth.h), each call is first checked for a key whose
+//   role allows the method: UNAUTHENTICATED or PERMISSION_DENIED, no work.
+// - Each call is counted and timed per method and status code
+//   (request_metrics.h) and logged as one key=value line: at debug level
+//   when it succeeds, at info when it fails or is an admin action (create,
+//   drop, train, compact, snapshots), at error for INTERNAL, DATA_LOSS and
+//   UNKNOWN.
 //
 // Thread safety: gRPC calls the methods from many threads at once; the
 // service's own state is the engine holder and the metrics, both
@@ -29,7 +34,9 @@
 #include "absl/status/status.h"
 #include "grpcpp/grpcpp.h"
 #include "qvdb/v1/qvdb.grpc.pb.h"
+#include "server/auth.h"
 #include "server/engine_holder.h"
+#include "server/metrics_text.h"
 #include "server/request_metrics.h"
 #include "server/service_limits.h"
 
@@ -40,8 +47,14 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 
 class QvdbService final : public v1::Qvdb::Service {
  public:
-  // `holder` must outlive the service.
-  QvdbService(EngineHolder* holder, const ServiceLimits& limits);
+  // `holder` and `keys` must outlive the service; `keys` null: no
+  // authentication.
+  QvdbService(EngineHolder* holder, const ServiceLimits& limits,
+              const ApiKeys* keys = nullptr);
+
+  // The figures of the Prometheus endpoint (metrics_text.h): per-method
+  // counts and histograms, collection sizes, process memory.
+  MetricsSnapshot CollectMetrics() const;
 
   // Ingest streams stop at their next message with UNAVAILABLE (what was
   // acknowledged is stored; the client resends the rest to the next
@@ -104,11 +117,14 @@ class QvdbService final : public v1::Qvdb::Service {
  private:
   // Runs `body` for `method`: the cancellation and deadline check, the
   // in-flight count, timing, logging and the status conversion.
+  // `collection` is read after `body` ran (Ingest learns it from the
+  // stream), hence a reference.
   template <typename Body>
-  grpc::Status Handle(int method, grpc::ServerContext* context,
-                      std::string_view collection, Body&& body);
+  grpc::Status Handle(int method, grpc::ServerContextBase* context,
+                      const std::string& collection, Body&& body);
 
   EngineHolder* const holder_;
+  const ApiKeys* const keys_;
   const ServiceLimits limits_;
   const std::chrono::steady_clock::time_point started_;
   RequestMetrics metrics_;

@@ -31,11 +31,17 @@ int RequestMetrics::BucketOf(double micros) {
   return std::clamp(b, 0, kBuckets - 1);
 }
 
-void RequestMetrics::Record(int method, double micros, bool ok) {
+void RequestMetrics::Record(int method, double micros, absl::StatusCode code) {
   if (method < 0 || method >= static_cast<int>(methods_.size())) return;
   Method& m = *methods_[method];
   m.calls.fetch_add(1, std::memory_order_relaxed);
-  if (!ok) m.errors.fetch_add(1, std::memory_order_relaxed);
+  if (code != absl::StatusCode::kOk) {
+    m.errors.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Codes outside 0..16 (none today) count as UNKNOWN (2).
+  const int c = static_cast<int>(code);
+  m.by_code[c >= 0 && c < kCodes ? c : 2].fetch_add(1,
+                                                    std::memory_order_relaxed);
   const auto nanos = static_cast<uint64_t>(std::max(0.0, micros) * 1000.0);
   m.total_nanos.fetch_add(nanos, std::memory_order_relaxed);
   uint64_t prev = m.max_nanos.load(std::memory_order_relaxed);
@@ -78,6 +84,29 @@ std::vector<RequestMetrics::Figures> RequestMetrics::Snapshot() const {
     out.push_back(std::move(f));
   }
   std::sort(out.begin(), out.end(), [](const Figures& a, const Figures& b) {
+    return a.method < b.method;
+  });
+  return out;
+}
+
+std::vector<RequestMetrics::Counts> RequestMetrics::RawCounts() const {
+  std::vector<Counts> out;
+  for (const auto& m : methods_) {
+    Counts c;
+    c.method = m->name;
+    uint64_t total = 0;
+    for (int b = 0; b < kBuckets; ++b) {
+      c.buckets[b] = m->buckets[b].load(std::memory_order_relaxed);
+      total += c.buckets[b];
+    }
+    if (total == 0) continue;
+    for (int k = 0; k < kCodes; ++k) {
+      c.by_code[k] = m->by_code[k].load(std::memory_order_relaxed);
+    }
+    c.sum_micros = m->total_nanos.load(std::memory_order_relaxed) / 1000.0;
+    out.push_back(std::move(c));
+  }
+  std::sort(out.begin(), out.end(), [](const Counts& a, const Counts& b) {
     return a.method < b.method;
   });
   return out;

@@ -31,11 +31,11 @@ TEST(RequestMetricsTest, PercentilesCountsAndErrors) {
   ASSERT_EQ(search, 0);
   EXPECT_EQ(m.IndexOf("Nope"), -1);
   // 98 calls at 100 us, 2 at 10 ms.
-  for (int i = 0; i < 98; ++i) m.Record(search, 100.0, true);
-  m.Record(search, 10000.0, false);
-  m.Record(search, 10000.0, true);
-  m.Record(m.IndexOf("Upsert"), 50.0, true);
-  m.Record(99, 1.0, true);  // unknown index: ignored
+  for (int i = 0; i < 98; ++i) m.Record(search, 100.0, absl::StatusCode::kOk);
+  m.Record(search, 10000.0, absl::StatusCode::kNotFound);
+  m.Record(search, 10000.0, absl::StatusCode::kOk);
+  m.Record(m.IndexOf("Upsert"), 50.0, absl::StatusCode::kOk);
+  m.Record(99, 1.0, absl::StatusCode::kOk);  // unknown index: ignored
 
   const auto figures = m.Snapshot();
   ASSERT_EQ(figures.size(), 2u);  // Get was never called
@@ -56,11 +56,34 @@ TEST(RequestMetricsTest, RecordsFromManyThreads) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&m] {
-      for (int i = 0; i < 10000; ++i) m.Record(0, 1.0 + i % 50, true);
+      for (int i = 0; i < 10000; ++i) {
+        m.Record(0, 1.0 + i % 50, absl::StatusCode::kOk);
+      }
     });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(m.Snapshot()[0].calls, 40000u);
+}
+
+TEST(RequestMetricsTest, RawCountsByCodeAndBucket) {
+  RequestMetrics m({"Search", "Upsert"});
+  m.Record(0, 3.0, absl::StatusCode::kOk);
+  m.Record(0, 3.0, absl::StatusCode::kOk);
+  m.Record(0, 1000.0, absl::StatusCode::kUnauthenticated);
+  m.Record(0, 5.0, absl::StatusCode::kPermissionDenied);
+  const auto raw = m.RawCounts();
+  ASSERT_EQ(raw.size(), 1u);  // Upsert never called
+  const RequestMetrics::Counts& c = raw[0];
+  EXPECT_EQ(c.method, "Search");
+  EXPECT_EQ(c.by_code[0], 2u);
+  EXPECT_EQ(c.by_code[static_cast<int>(absl::StatusCode::kUnauthenticated)],
+            1u);
+  EXPECT_EQ(c.by_code[static_cast<int>(absl::StatusCode::kPermissionDenied)],
+            1u);
+  EXPECT_EQ(c.buckets[RequestMetrics::BucketOf(3.0)], 2u);
+  EXPECT_EQ(c.buckets[RequestMetrics::BucketOf(1000.0)], 1u);
+  EXPECT_NEAR(c.sum_micros, 1011.0, 1e-6);
+  EXPECT_EQ(m.Snapshot()[0].errors, 2u);
 }
 
 }  // namespace

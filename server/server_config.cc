@@ -1,8 +1,11 @@
 #include "server/server_config.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+
+#include "index/gpu/gpu_index.h"
 
 namespace qvdb {
 
@@ -33,6 +36,9 @@ std::optional<ServerConfig> ParseServerArgs(
   app.add_option("--auto-train-min-rows", c.auto_train_min_rows,
                  "Rows before the first automatic training")
       ->capture_default_str();
+  app.add_option("--device", c.device, "Search on the cpu or the gpu")
+      ->check(CLI::IsMember({"cpu", "gpu"}))
+      ->capture_default_str();
   app.add_option("--search-threads", c.search_threads,
                  "Threads per batch of queries (0: all cores)")
       ->capture_default_str()
@@ -54,6 +60,19 @@ std::optional<ServerConfig> ParseServerArgs(
                  "trace, debug (each call), info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--api-keys", c.api_keys_file,
+                 "File of API keys, one `KEY ROLE [NAME]` per line (ROLE: "
+                 "admin or read-only); calls must then send a key");
+  app.add_flag("--insecure-no-auth", c.insecure_no_auth,
+               "Allow listening beyond loopback without --api-keys");
+  auto* cert = app.add_option("--tls-cert", c.tls_cert_file,
+                              "PEM certificate chain: serve TLS only");
+  auto* key = app.add_option("--tls-key", c.tls_key_file,
+                             "PEM private key of --tls-cert");
+  cert->needs(key);
+  key->needs(cert);
+  app.add_option("--metrics-listen", c.metrics_listen,
+                 "host:port for Prometheus GET /metrics (empty: off)");
   app.add_option("--port-file", c.port_file,
                  "Write the bound port to this file once listening");
 
@@ -68,6 +87,11 @@ std::optional<ServerConfig> ParseServerArgs(
   c.limits.max_message_bytes = max_message_mb << 20;
   *exit_code = 0;
   return c;
+}
+
+bool IsLoopbackAddress(std::string_view listen) {
+  return listen.starts_with("127.") || listen.starts_with("localhost:") ||
+         listen.starts_with("[::1]:");
 }
 
 absl::StatusOr<EngineOptions> ToEngineOptions(const ServerConfig& config) {
@@ -86,6 +110,11 @@ absl::StatusOr<EngineOptions> ToEngineOptions(const ServerConfig& config) {
   o.auto_train = config.auto_train;
   o.auto_train_min_rows = config.auto_train_min_rows;
   o.search_threads = config.search_threads;
+  if (config.device == "gpu") {  // --device gpu: one line when it cannot be
+    const absl::Status gpu = GpuDeviceStatus();
+    if (!gpu.ok()) spdlog::warn("{}", GpuFallbackMessage(gpu));
+    o.gpu_search = gpu.ok();
+  }
   o.max_batch_rows = config.limits.max_batch_rows;
   return o;
 }

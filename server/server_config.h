@@ -8,6 +8,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -20,9 +21,22 @@ struct ServerConfig {
   // Data directory, created when missing. Default: ./data.
   std::string data_dir = "./data";
   // host:port to listen on; port 0 picks a free one. Default: loopback
-  // only, 127.0.0.1:7734. There is no authentication or TLS yet: listen on
-  // anything else only inside a trusted network.
+  // only, 127.0.0.1:7734. Any other address needs api_keys_file (or
+  // insecure_no_auth), and should have TLS.
   std::string listen = "127.0.0.1:7734";
+  // API keys with their roles (server/auth.h); empty: no authentication.
+  // Default: none.
+  std::string api_keys_file;
+  // Allows listening beyond loopback without API keys. Default: false.
+  bool insecure_no_auth = false;
+  // PEM certificate chain and private key; both set: TLS only, else
+  // plaintext. Default: none.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // host:port of the Prometheus /metrics HTTP endpoint (plaintext, no
+  // authentication: keep it on loopback or a monitoring network); empty:
+  // off. Default: off.
+  std::string metrics_listen;
   // "every_batch" (fsync each write before acknowledging it) or "grouped"
   // (fsync at most group_sync_ms later; a power loss may lose that much).
   // Default: every_batch.
@@ -34,6 +48,9 @@ struct ServerConfig {
   size_t auto_train_min_rows = 1000;
   // Threads a batch of queries is spread over; 0: all cores. Default: 0.
   int search_threads = 0;
+  // Where searches run: "cpu" or "gpu" (docs/gpu.md; without a CUDA device
+  // the server says so once and searches on the CPU). Default: cpu.
+  std::string device = "cpu";
   ServiceLimits limits;
   // On SIGTERM/SIGINT, how long calls in flight may take to finish before
   // they are cancelled. Default: 30 s.
@@ -51,6 +68,10 @@ struct ServerConfig {
 std::optional<ServerConfig> ParseServerArgs(
     const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
     int* exit_code);
+
+// Whether `listen` (host:port) is a loopback address: 127.x, localhost or
+// [::1]. Wildcards (0.0.0.0, [::]) are not.
+bool IsLoopbackAddress(std::string_view listen);
 
 // The engine's options for `config`; InvalidArgument for a bad sync mode.
 absl::StatusOr<EngineOptions> ToEngineOptions(const ServerConfig& config);

@@ -60,6 +60,50 @@ TEST(ServerConfigTest, FlagsAndConfigFileFlagsWin) {
   EXPECT_FALSE(o->auto_train);
 }
 
+TEST(ServerConfigTest, SecurityAndMetricsSettings) {
+  int code = -1;
+  auto d = Parse({}, &code);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_TRUE(d->api_keys_file.empty());  // all off by default
+  EXPECT_FALSE(d->insecure_no_auth);
+  EXPECT_TRUE(d->tls_cert_file.empty());
+  EXPECT_TRUE(d->metrics_listen.empty());
+
+  storage_testing::TempDir dir;
+  const std::string file = dir.Sub("qvdb.toml");
+  std::ofstream(file) << "api-keys = \"/etc/qvdb/keys\"\n"
+                         "metrics-listen = \"127.0.0.1:9464\"\n";
+  auto c = Parse({"--config", file, "--tls-cert", "c.pem", "--tls-key", "k.pem",
+                  "--insecure-no-auth"},
+                 &code);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->api_keys_file, "/etc/qvdb/keys");
+  EXPECT_EQ(c->metrics_listen, "127.0.0.1:9464");
+  EXPECT_EQ(c->tls_cert_file, "c.pem");
+  EXPECT_EQ(c->tls_key_file, "k.pem");
+  EXPECT_TRUE(c->insecure_no_auth);
+
+  // A certificate without its key (or the reverse) is a bad command line.
+  std::string err;
+  EXPECT_FALSE(Parse({"--tls-cert", "c.pem"}, &code, &err).has_value());
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(err.find("--tls-key"), std::string::npos) << err;
+  EXPECT_FALSE(Parse({"--tls-key", "k.pem"}, &code).has_value());
+  EXPECT_EQ(code, 2);
+}
+
+TEST(ServerConfigTest, LoopbackAddresses) {
+  EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:7734"));
+  EXPECT_TRUE(IsLoopbackAddress("127.1.2.3:0"));
+  EXPECT_TRUE(IsLoopbackAddress("localhost:7734"));
+  EXPECT_TRUE(IsLoopbackAddress("[::1]:7734"));
+  EXPECT_FALSE(IsLoopbackAddress("0.0.0.0:7734"));
+  EXPECT_FALSE(IsLoopbackAddress("[::]:7734"));
+  EXPECT_FALSE(IsLoopbackAddress("10.0.0.5:7734"));
+  EXPECT_FALSE(IsLoopbackAddress("localhost.example.com:7734"));
+  EXPECT_FALSE(IsLoopbackAddress("1270.0.0.1:7734"));
+}
+
 TEST(ServerConfigTest, BadArgumentsAndHelp) {
   int code = -1;
   std::string err;

@@ -17,6 +17,9 @@ Client& CommandContext::client(std::chrono::seconds default_timeout) {
     ClientOptions options;
     options.server = globals_.server;
     options.max_attempts = std::max(1, globals_.attempts);
+    options.api_key = globals_.api_key;
+    options.tls = globals_.tls || !globals_.tls_ca.empty();
+    options.tls_ca_pem = globals_.tls_ca_pem;
     options.timeout =
         globals_.timeout_seconds > 0
             ? std::chrono::milliseconds(
@@ -53,10 +56,18 @@ Cli::Cli() : app_("qvdb: administer a qvdb server over gRPC", "qvdb") {
                   "Attempts of a call while the server is unavailable")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
+  app_.add_option("--api-key", globals_.api_key,
+                  "API key sent with every call (or $QVDB_API_KEY)")
+      ->envname("QVDB_API_KEY");
+  app_.add_flag("--tls", globals_.tls,
+                "Connect with TLS, trusting the system's CA certificates");
+  app_.add_option("--tls-ca", globals_.tls_ca,
+                  "Connect with TLS, trusting this CA certificate (PEM)")
+      ->envname("QVDB_TLS_CA");
   app_.footer(
       "Exit codes: 0 ok, 1 error, 2 bad command line, 3 not found, "
       "4 already exists, 5 invalid input, 6 server unavailable or timed out, "
-      "7 failed precondition.");
+      "7 failed precondition, 8 not authenticated or not permitted.");
   // Subcommands inherit this: global options may follow the command.
   app_.fallthrough();
   app_.require_subcommand(1);
@@ -110,6 +121,15 @@ int Cli::Run(const std::vector<std::string>& args, std::ostream& out,
   int exit_code = kExitOk;
   Command* command = Parse(args, out, err, &exit_code);
   if (command == nullptr) return exit_code;
+  if (!globals_.tls_ca.empty()) {
+    absl::StatusOr<std::string> pem = ReadPemFile(globals_.tls_ca);
+    if (!pem.ok()) {
+      err << fmt::format("qvdb: --tls-ca: {}\n",
+                         std::string(pem.status().message()));
+      return ExitCodeFor(pem.status());
+    }
+    globals_.tls_ca_pem = *std::move(pem);
+  }
   CommandContext ctx(globals_, out, err, err_is_terminal);
   return command->Run(ctx);
 }

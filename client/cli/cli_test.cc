@@ -80,6 +80,29 @@ TEST(CliParseTest, GlobalOptionsBeforeOrAfterTheCommand) {
   EXPECT_EQ(b.globals().attempts, 1);
 }
 
+TEST(CliParseTest, ApiKeyAndTlsOptions) {
+  Cli a;
+  auto p = Parse(a, {"--api-key", "k-0123456789abcdef", "--tls-ca", "ca.pem",
+                     "collection", "list"});
+  ASSERT_NE(p.command, nullptr) << p.err;
+  EXPECT_EQ(a.globals().api_key, "k-0123456789abcdef");
+  EXPECT_EQ(a.globals().tls_ca, "ca.pem");
+  EXPECT_FALSE(a.globals().tls);
+
+  ::setenv("QVDB_API_KEY", "from-the-environment", 1);
+  Cli b;
+  p = Parse(b, {"stats", "--tls"});
+  ::unsetenv("QVDB_API_KEY");
+  ASSERT_NE(p.command, nullptr) << p.err;
+  EXPECT_EQ(b.globals().api_key, "from-the-environment");
+  EXPECT_TRUE(b.globals().tls);
+
+  EXPECT_EQ(ExitCodeFor(absl::UnauthenticatedError("no key")),
+            kExitUnauthorized);
+  EXPECT_EQ(ExitCodeFor(absl::PermissionDeniedError("read-only")),
+            kExitUnauthorized);
+}
+
 TEST(CliParseTest, Ingest) {
   Cli cli;
   auto p = Parse(cli, {"ingest", "sift", "base.fvecs", "--batch", "500",

@@ -25,6 +25,14 @@ struct GlobalOptions {
   double timeout_seconds = 0;
   // Attempts of a call that finds the server UNAVAILABLE.
   int attempts = 5;
+  // API key sent with every call; empty: none.
+  std::string api_key;
+  // TLS: on with --tls or --tls-ca; tls_ca is a PEM file of the roots that
+  // sign the server's certificate (empty: the system's), read into
+  // tls_ca_pem before the command runs.
+  bool tls = false;
+  std::string tls_ca;
+  std::string tls_ca_pem;
 };
 
 // What a command runs with: the parsed global options, the output streams,

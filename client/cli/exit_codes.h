@@ -27,6 +27,9 @@ enum ExitCode : int {
   // FAILED_PRECONDITION: valid, but not in the collection's current state
   // (e.g. too few rows to train).
   kExitFailedPrecondition = 7,
+  // UNAUTHENTICATED / PERMISSION_DENIED: no key, a wrong key, or a
+  // read-only key for an admin command; give --api-key (or QVDB_API_KEY).
+  kExitUnauthorized = 8,
 };
 
 inline int ExitCodeFor(const absl::Status& status) {
@@ -48,6 +51,9 @@ inline int ExitCodeFor(const absl::Status& status) {
       return kExitUnavailable;
     case absl::StatusCode::kFailedPrecondition:
       return kExitFailedPrecondition;
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      return kExitUnauthorized;
     default:
       return kExitError;
   }

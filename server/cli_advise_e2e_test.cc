@@ -8,6 +8,7 @@
 #include "client/cli/cli.h"
 #include "client/cli/exit_codes.h"
 #include "index/vector_file.h"
+#include "server/cli_test_util.h"
 #include "server/service_test_util.h"
 #include "tests/test_data.h"
 
@@ -24,14 +25,7 @@ constexpr int kDim = 16;
 constexpr size_t kRows = 2000;
 constexpr char kCandidates[] = "Flat;SQ8;PQ8x4fs;PQ8x4fs,Refine(Flat)";
 
-struct Output {
-  int code = -1;
-  std::string out;
-  std::string err;
-  json Json() const {
-    return json::parse(out, nullptr, /*allow_exceptions=*/false);
-  }
-};
+using Output = service_testing::CliOutput;
 
 class CliAdviseEndToEndTest : public ::testing::Test {
  protected:
@@ -44,14 +38,7 @@ class CliAdviseEndToEndTest : public ::testing::Test {
   }
 
   Output Run(std::vector<std::string> args) {
-    args.insert(args.begin(),
-                {"qvdb", "--server", server_->address(), "--attempts", "2"});
-    std::ostringstream out, err;
-    Output o;
-    o.code = Cli().Run(args, out, err);
-    o.out = out.str();
-    o.err = err.str();
-    return o;
+    return service_testing::RunCli(server_->address(), std::move(args));
   }
 
   TempDir dir_;

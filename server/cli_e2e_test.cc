@@ -8,6 +8,7 @@
 
 #include "client/cli/cli.h"
 #include "client/cli/exit_codes.h"
+#include "server/cli_test_util.h"
 #include "server/service_test_util.h"
 
 namespace qvdb {
@@ -21,14 +22,7 @@ using service_testing::TestConfig;
 
 constexpr int kDim = 8;
 
-struct Output {
-  int code = -1;
-  std::string out;
-  std::string err;
-  json Json() const {
-    return json::parse(out, nullptr, /*allow_exceptions=*/false);
-  }
-};
+using Output = service_testing::CliOutput;
 
 // Vector of row `i`: distinct, so each row is its own nearest neighbour.
 std::vector<float> RowVector(int i) {
@@ -52,14 +46,7 @@ class CliEndToEndTest : public ::testing::Test {
   }
 
   Output Run(std::vector<std::string> args) {
-    args.insert(args.begin(),
-                {"qvdb", "--server", server_->address(), "--attempts", "2"});
-    std::ostringstream out, err;
-    Output o;
-    o.code = Cli().Run(args, out, err);
-    o.out = out.str();
-    o.err = err.str();
-    return o;
+    return service_testing::RunCli(server_->address(), std::move(args));
   }
 
   // Writes rows first..first+n-1 in each format.

@@ -258,6 +258,14 @@ absl::StatusOr<std::vector<v1::GetResult>> Client::Get(
   return MoveOut(response->mutable_results());
 }
 
+absl::StatusOr<v1::SampleVectorsResponse> Client::SampleVectors(
+    std::string_view collection, uint32_t max_rows) {
+  v1::SampleVectorsRequest request;
+  request.set_collection(std::string(collection));
+  request.set_max_rows(max_rows);
+  return Call(&v1::Qvdb::Stub::SampleVectors, request);
+}
+
 absl::StatusOr<std::vector<v1::Hit>> Client::Search(
     std::string_view collection, std::span<const float> query,
     const v1::SearchParams& params) {

@@ -104,6 +104,9 @@ class Client {
                                                  std::span<const v1::Id> ids,
                                                  bool with_payload,
                                                  bool with_vector);
+  // Up to max_rows stored vectors, evenly spread over the collection.
+  absl::StatusOr<v1::SampleVectorsResponse> SampleVectors(
+      std::string_view collection, uint32_t max_rows);
 
   // --- Search ---
   absl::StatusOr<std::vector<v1::Hit>> Search(std::string_view collection,

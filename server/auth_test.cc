@@ -155,7 +155,8 @@ TEST(AuthTest, ReadOnlyMethodsAreExactlyTheOnesThatChangeNothing) {
   }
   EXPECT_EQ(read_only, (std::set<std::string>{
                            "Search", "SearchBatch", "Get", "ListCollections",
-                           "DescribeCollection", "GetStats", "ListSnapshots"}));
+                           "DescribeCollection", "GetStats", "ListSnapshots",
+                           "SampleVectors"}));
   EXPECT_FALSE(IsReadOnlyMethod("NewMethodNobodyClassified"));
 }
 

@@ -102,24 +102,37 @@ TEST_F(CliAdviseEndToEndTest, SamplesACollection) {
   EXPECT_EQ(o.code, client::kExitNotFound) << o.err;
 }
 
-TEST_F(CliAdviseEndToEndTest, CollectionWithoutNumberedRowsSaysWhatToDo) {
-  Output o = Run({"collection", "create", "named", "--dim", "16"});
-  ASSERT_EQ(o.code, client::kExitOk) << o.err;
-  const std::string jsonl = dir_.Sub("named.jsonl");
-  {
-    std::ofstream f(jsonl);
-    for (size_t i = 0; i < 200; ++i) {
-      json row{{"id", fmt::format("doc-{}", i)},
-               {"vector", std::vector<float>(data_.base.row(i),
-                                             data_.base.row(i) + kDim)}};
-      f << row.dump() << "\n";
+// SampleVectors reads stored vectors whatever their ids: string ids too.
+TEST_F(CliAdviseEndToEndTest, CollectionsWithStringIdsAreSampledToo) {
+  auto ingest_named = [&](const std::string& name, size_t rows) {
+    Output o = Run({"collection", "create", name, "--dim", "16"});
+    ASSERT_EQ(o.code, client::kExitOk) << o.err;
+    const std::string jsonl = dir_.Sub(name + ".jsonl");
+    {
+      std::ofstream f(jsonl);
+      for (size_t i = 0; i < rows; ++i) {
+        json row{{"id", fmt::format("doc-{}", i)},
+                 {"vector", std::vector<float>(data_.base.row(i),
+                                               data_.base.row(i) + kDim)}};
+        f << row.dump() << "\n";
+      }
     }
-  }
-  o = Run({"ingest", "named", jsonl});
+    o = Run({"ingest", name, jsonl});
+    ASSERT_EQ(o.code, client::kExitOk) << o.err;
+  };
+  ingest_named("named", 600);
+  Output o = Run({"--json", "advise", "--collection", "named", "--sample",
+                  "1500", "--target-recall", "0.9", "--candidates",
+                  kCandidates});
   ASSERT_EQ(o.code, client::kExitOk) << o.err;
-  o = Run({"advise", "--collection", "named", "--target-recall", "0.9"});
+  const json j = o.Json();
+  EXPECT_EQ(j["sample_base"].get<int>() + j["sample_queries"].get<int>(),
+            600);
+
+  ingest_named("tiny", 20);
+  o = Run({"advise", "--collection", "tiny", "--target-recall", "0.9"});
   EXPECT_EQ(o.code, client::kExitFailedPrecondition) << o.err;
-  EXPECT_NE(o.err.find("use --input"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("ingest more"), std::string::npos) << o.err;
 }
 
 }  // namespace

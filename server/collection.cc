@@ -562,11 +562,27 @@ absl::Status Collection::WaitForTraining() {
 
 absl::StatusOr<std::vector<float>> Collection::SampleForTraining(
     size_t* rows) const {
+  uint64_t live = 0;
+  auto sample = SampleStored(options_.max_train_sample, &live);
+  *rows = live;
+  return sample;
+}
+
+absl::StatusOr<VectorSample> Collection::SampleVectors(size_t max_rows) const {
+  RETURN_IF_ERROR(CheckOpen());
+  VectorSample s;
+  ASSIGN_OR_RETURN(s.vectors, SampleStored(max_rows, &s.live_rows));
+  s.rows = s.vectors.size() / record_.dim;
+  return s;
+}
+
+absl::StatusOr<std::vector<float>> Collection::SampleStored(
+    uint64_t max_rows, uint64_t* live_rows) const {
   const size_t dim = record_.dim;
   ASSIGN_OR_RETURN(CollectionCounts counts, storage_->Counts(record_.name));
   const uint64_t live = counts.live_rows;
-  *rows = live;
-  const uint64_t want = std::min<uint64_t>(live, options_.max_train_sample);
+  *live_rows = live;
+  const uint64_t want = std::min<uint64_t>(live, max_rows);
   std::vector<float> out;
   if (want == 0) return out;
   out.reserve(want * dim);

@@ -72,6 +72,9 @@ class Collection {
   absl::StatusOr<WriteSummary> Delete(std::span<const UserId> ids);
   absl::StatusOr<std::vector<GetResult>> Get(std::span<const UserId> ids,
                                              const GetOptions& options) const;
+  // Up to max_rows stored vectors, every (live / max_rows)-th in storage
+  // order (one sequential scan).
+  absl::StatusOr<VectorSample> SampleVectors(size_t max_rows) const;
   absl::StatusOr<std::vector<std::vector<Hit>>> Search(
       std::span<const float> queries, const SearchOptions& options) const;
 
@@ -108,6 +111,9 @@ class Collection {
   // activate, switch. The caller has set training_.
   absl::Status TrainNow();
   absl::StatusOr<std::vector<float>> SampleForTraining(size_t* rows) const;
+  // Up to `want` stored vectors, evenly spread; *live: the rows stored.
+  absl::StatusOr<std::vector<float>> SampleStored(uint64_t want,
+                                                  uint64_t* live) const;
   // Encodes one chunk of scanned rows and stores it under the pending
   // version, skipping rows written since BeginModel.
   absl::Status FlushTrainingChunk(VectorIndex& pending, uint64_t version,

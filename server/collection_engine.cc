@@ -195,6 +195,12 @@ absl::StatusOr<std::vector<GetResult>> Engine::Get(
   return c->Get(ids, options);
 }
 
+absl::StatusOr<VectorSample> Engine::SampleVectors(std::string_view name,
+                                                   size_t max_rows) const {
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Find(name));
+  return c->SampleVectors(max_rows);
+}
+
 absl::StatusOr<std::vector<std::vector<Hit>>> Engine::Search(
     std::string_view name, std::span<const float> queries,
     const SearchOptions& options) const {

@@ -93,6 +93,9 @@ class Engine {
   // --- Search ---
   // queries holds nq x dim floats (1 <= nq <= max_batch_rows). One list of
   // at most k hits per query, best first.
+  // Up to max_rows of the collection's stored vectors, evenly spread.
+  absl::StatusOr<VectorSample> SampleVectors(std::string_view name,
+                                             size_t max_rows) const;
   absl::StatusOr<std::vector<std::vector<Hit>>> Search(
       std::string_view name, std::span<const float> queries,
       const SearchOptions& options) const;

@@ -47,6 +47,13 @@ struct GetResult {
   std::vector<float> vector;  // when asked for
 };
 
+// Evenly spread stored vectors (Engine::SampleVectors).
+struct VectorSample {
+  size_t rows = 0;
+  uint64_t live_rows = 0;       // rows the collection holds
+  std::vector<float> vectors;   // rows x dim
+};
+
 struct SearchOptions {
   int k = 10;              // 1 to kMaxSearchK
   int nprobe = 8;          // IVF lists scanned per query; clamped to nlist

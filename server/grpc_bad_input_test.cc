@@ -417,6 +417,29 @@ TEST_F(BadInputTest, IngestStream) {
   EXPECT_STATUS(run({unknown}, &acks), NOT_FOUND, "nope");
 }
 
+TEST_F(BadInputTest, SampleVectors) {
+  ASSERT_TRUE(Create("s", kDim, v1::METRIC_L2, "Flat").ok());
+  v1::SampleVectorsRequest req;
+  v1::SampleVectorsResponse resp;
+  req.set_collection("s");
+  req.set_max_rows(0);
+  EXPECT_STATUS(Call(&v1::Qvdb::Stub::SampleVectors, req, &resp),
+                INVALID_ARGUMENT, "max_rows");
+  req.set_max_rows(100001);
+  EXPECT_STATUS(Call(&v1::Qvdb::Stub::SampleVectors, req, &resp),
+                INVALID_ARGUMENT, "1 to 100000");
+  req.set_collection("nope");
+  req.set_max_rows(10);
+  EXPECT_STATUS(Call(&v1::Qvdb::Stub::SampleVectors, req, &resp), NOT_FOUND,
+                "nope");
+  // An empty collection gives an empty sample, not an error.
+  req.set_collection("s");
+  ASSERT_TRUE(Call(&v1::Qvdb::Stub::SampleVectors, req, &resp).ok());
+  EXPECT_EQ(resp.rows(), 0u);
+  EXPECT_EQ(resp.dimension(), uint32_t(kDim));
+  EXPECT_EQ(resp.vectors_size(), 0);
+}
+
 TEST_F(BadInputTest, AdminCalls) {
   ASSERT_TRUE(Create("small", kDim, v1::METRIC_L2, "IVF16,PQ2").ok());
   v1::TrainRequest train;

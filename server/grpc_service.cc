@@ -39,9 +39,10 @@ enum Method : int {
   kDeleteSnapshot,
   kRestoreSnapshot,
   kGetStats,
+  kSampleVectors,
 };
 
-constexpr std::array<std::string_view, 17> kMethodNames = {"CreateCollection",
+constexpr std::array<std::string_view, 18> kMethodNames = {"CreateCollection",
                                                            "ListCollections",
                                                            "DescribeCollection",
                                                            "DropCollection",
@@ -57,7 +58,8 @@ constexpr std::array<std::string_view, 17> kMethodNames = {"CreateCollection",
                                                            "ListSnapshots",
                                                            "DeleteSnapshot",
                                                            "RestoreSnapshot",
-                                                           "GetStats"};
+                                                           "GetStats",
+                                                           "SampleVectors"};
 
 std::vector<std::string> MethodNames() {
   return std::vector<std::string>(kMethodNames.begin(), kMethodNames.end());
@@ -309,6 +311,39 @@ grpc::Status QvdbService::Get(grpc::ServerContext* context,
       if (!r.payload.empty()) out->set_payload(std::move(r.payload));
       out->mutable_vector()->Add(r.vector.begin(), r.vector.end());
     }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status QvdbService::SampleVectors(
+    grpc::ServerContext* context, const v1::SampleVectorsRequest* request,
+    v1::SampleVectorsResponse* response) {
+  return Handle(kSampleVectors, context, request->collection(),
+                [&]() -> absl::Status {
+    RETURN_IF_ERROR(RequireName(request->collection(), "collection"));
+    constexpr uint32_t kMaxSampleRows = 100000;
+    if (request->max_rows() == 0 || request->max_rows() > kMaxSampleRows) {
+      return absl::InvalidArgumentError(fmt::format(
+          "max_rows is {}; ask for 1 to {} rows", request->max_rows(),
+          kMaxSampleRows));
+    }
+    ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, holder_->Acquire());
+    ASSIGN_OR_RETURN(CollectionInfo info,
+                     engine->DescribeCollection(request->collection()));
+    // What fits in one response, with room for the other fields.
+    const size_t row_bytes = size_t(info.dim) * sizeof(float) + 8;
+    const size_t fit =
+        std::max<size_t>(1, (size_t(limits_.max_message_bytes) - 4096) /
+                                row_bytes);
+    ASSIGN_OR_RETURN(
+        VectorSample sample,
+        engine->SampleVectors(request->collection(),
+                              std::min<size_t>(request->max_rows(), fit)));
+    response->set_dimension(info.dim);
+    response->set_rows(uint32_t(sample.rows));
+    response->set_live_rows(sample.live_rows);
+    response->mutable_vectors()->Add(sample.vectors.begin(),
+                                     sample.vectors.end());
     return absl::OkStatus();
   });
 }

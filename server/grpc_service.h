@@ -82,6 +82,9 @@ class QvdbService final : public v1::Qvdb::Service {
                       v1::DeleteResponse* response) override;
   grpc::Status Get(grpc::ServerContext* context, const v1::GetRequest* request,
                    v1::GetResponse* response) override;
+  grpc::Status SampleVectors(grpc::ServerContext* context,
+                             const v1::SampleVectorsRequest* request,
+                             v1::SampleVectorsResponse* response) override;
   grpc::Status Ingest(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::IngestAck, v1::IngestRequest>* stream)

@@ -16,9 +16,6 @@ namespace qvdb::client {
 
 namespace {
 
-// Rows read from a collection per Get call (the API's limit).
-constexpr size_t kGetBatch = 10000;
-
 struct Sample {
   std::vector<float> data;
   size_t n = 0;
@@ -78,42 +75,30 @@ absl::StatusOr<Sample> SampleFile(const AdviseCommand::Args& a) {
   return s;
 }
 
-// The API has no scan: rows are read by id, drawn from 0..live_rows-1, which
-// finds them when the collection was loaded with `qvdb ingest` from files
-// without ids (rows numbered from 0).
+// An evenly spread sample of the collection's stored vectors, whatever
+// their ids (SampleVectors).
 absl::StatusOr<Sample> SampleCollection(Client& client,
                                          const v1::CollectionDescription& d,
                                          const AdviseCommand::Args& a) {
-  const uint64_t rows = d.live_rows();
+  const uint32_t want = uint32_t(std::min<size_t>(a.sample, 100000));
+  auto got = client.SampleVectors(a.collection, want);
+  if (!got.ok()) return got.status();
   Sample s;
-  s.dim = int(d.info().dimension());
-  std::vector<uint64_t> ids(rows);
-  std::iota(ids.begin(), ids.end(), 0);
-  std::mt19937_64 rng(a.seed);
-  std::shuffle(ids.begin(), ids.end(), rng);
-  ids.resize(std::min<uint64_t>(rows, a.sample));
-  std::sort(ids.begin(), ids.end());
-  for (size_t begin = 0; begin < ids.size(); begin += kGetBatch) {
-    std::vector<v1::Id> batch;
-    for (size_t i = begin; i < std::min(ids.size(), begin + kGetBatch); ++i) {
-      batch.push_back(MakeId(ids[i]));
-    }
-    auto got = client.Get(a.collection, batch, /*with_payload=*/false,
-                          /*with_vector=*/true);
-    if (!got.ok()) return got.status();
-    for (const v1::GetResult& r : *got) {
-      if (!r.found() || r.vector_size() != s.dim) continue;
-      s.data.insert(s.data.end(), r.vector().begin(), r.vector().end());
-      ++s.n;
-    }
+  s.dim = int(got->dimension());
+  s.n = got->rows();
+  s.data.assign(got->vectors().begin(), got->vectors().end());
+  if (s.dim != int(d.info().dimension()) ||
+      s.data.size() != s.n * size_t(s.dim)) {
+    return absl::InternalError(fmt::format(
+        "the server sent {} floats for {} rows of {} dimensions: a bug, "
+        "please report it",
+        s.data.size(), s.n, s.dim));
   }
-  if (s.n < ids.size() / 2 || s.n < kMinAdviseSample) {
+  if (s.n < kMinAdviseSample) {
     return absl::FailedPreconditionError(fmt::format(
-        "collection {} holds {} rows, but only {} of the {} ids drawn from "
-        "0..{} exist: the API cannot list rows yet, so --collection works "
-        "only for collections loaded with numbered rows (qvdb ingest of a "
-        "file without ids). Export a sample of the vectors and use --input",
-        a.collection, rows, s.n, ids.size(), rows == 0 ? 0 : rows - 1));
+        "collection {} holds {} rows; the advisor needs at least {}: ingest "
+        "more first, or use --input",
+        a.collection, got->live_rows(), kMinAdviseSample));
   }
   return s;
 }
@@ -126,7 +111,7 @@ void AdviseCommand::AddOptions(CLI::App& app) {
       "Sample file: .fvecs, .bvecs, .npy, .hdf5 or .jsonl");
   auto* coll = app.add_option(
       "--collection,-c", args_.collection,
-      "Sample an existing collection instead (rows numbered from 0)");
+      "Sample an existing collection instead");
   input->excludes(coll);
   app.add_option("--format", args_.format,
                  "auto, fvecs, bvecs, npy, hdf5 or jsonl")

@@ -13,7 +13,6 @@
 #include <fmt/format.h>
 
 #include "index/codec_factory.h"
-#include "index/huge_pages.h"
 #include "index/pq4_fast_scan.h"
 #include "index/scalar_distance_kernels.h"
 #include "index/select_nearest.h"
@@ -257,7 +256,6 @@ absl::Status IvfIndex::AddEncoded(const int64_t* ids,
     lists_.Add(ids[i], enc.lists[i], enc.codes.data() + i * cs);
     if (rcs > 0 && !enc.refine_codes.empty()) {
       const size_t need = (size_t(ids[i]) + 1) * rcs;
-      if (need > refine_codes_.capacity()) GrowRefineCodes(need);
       if (refine_codes_.size() < need) refine_codes_.resize(need);
       std::memcpy(&refine_codes_[size_t(ids[i]) * rcs],
                   enc.refine_codes.data() + i * rcs, rcs);
@@ -279,16 +277,6 @@ void IvfIndex::Remove(const int64_t* ids, size_t n) {
 void IvfIndex::Compact() {
   std::unique_lock lock(mu_);
   lists_.Compact();
-}
-
-void IvfIndex::GrowRefineCodes(size_t need) {
-  // Doubling, as a vector grows, but the new buffer is marked for huge pages
-  // before anything touches it (refine reads it at random: huge_pages.h).
-  std::vector<uint8_t> grown;
-  grown.reserve(std::max(need, 2 * refine_codes_.capacity()));
-  AdviseHugePages(grown.data(), grown.capacity());
-  grown.assign(refine_codes_.begin(), refine_codes_.end());
-  refine_codes_.swap(grown);
 }
 
 void IvfIndex::SetRefineCodeSource(const RefineCodeSource* source) {

@@ -117,8 +117,6 @@ class IvfIndex final : public VectorIndex {
   // Re-scores the candidates in *top with the refine codec; keeps k.
   void Refine(const float* query, TopK* top, int k, SearchScratch* s,
               int64_t* ids, float* distances) const;
-  // Reallocates refine_codes_ to hold at least `need` bytes (mu_ held).
-  void GrowRefineCodes(size_t need);
   // Rebuilds pq_tables_ from the trained codec and centroids.
   void BuildPqTables();
   absl::Status CheckQueryable(size_t nq, const SearchParams& params) const;

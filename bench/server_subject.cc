@@ -8,6 +8,7 @@
 #include "client/client.h"
 #include "client/ingester.h"
 #include "index/status_macros.h"
+#include "proto/metric_conversion.h"
 
 namespace qvdb::bench {
 namespace {
@@ -17,18 +18,6 @@ namespace v1 = ::qvdb::v1;
 
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-v1::Metric ToProto(Metric m) {
-  switch (m) {
-    case Metric::kL2:
-      return v1::METRIC_L2;
-    case Metric::kInnerProduct:
-      return v1::METRIC_INNER_PRODUCT;
-    case Metric::kCosine:
-      return v1::METRIC_COSINE;
-  }
-  return v1::METRIC_UNSPECIFIED;
 }
 
 class ServerSubject final : public SweepSubject {
@@ -55,7 +44,8 @@ class ServerSubject final : public SweepSubject {
                                      int threads) override {
     RETURN_IF_ERROR(client_
                         ->CreateCollection(collection_, uint32_t(dim_),
-                                           ToProto(metric_), spec_.ToString())
+                                           MetricToProto(metric_),
+                                           spec_.ToString())
                         .status());
     created_ = true;
     BuildFigures f;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "proto/metric_conversion.h"
+
 namespace qvdb {
 
 absl::StatusOr<UserId> FromProto(const v1::Id& id, std::string_view where) {
@@ -26,33 +28,14 @@ void ToProto(const UserId& id, v1::Id* out) {
 }
 
 absl::StatusOr<Metric> FromProto(v1::Metric metric) {
-  switch (metric) {
-    case v1::METRIC_L2:
-      return Metric::kL2;
-    case v1::METRIC_INNER_PRODUCT:
-      return Metric::kInnerProduct;
-    case v1::METRIC_COSINE:
-      return Metric::kCosine;
-    default:
-      break;
-  }
+  if (std::optional<Metric> m = MetricFromProto(metric)) return *m;
   return absl::InvalidArgumentError(fmt::format(
       "metric {} is not valid; set METRIC_L2, METRIC_INNER_PRODUCT or "
       "METRIC_COSINE",
       static_cast<int>(metric)));
 }
 
-v1::Metric ToProto(Metric metric) {
-  switch (metric) {
-    case Metric::kL2:
-      return v1::METRIC_L2;
-    case Metric::kInnerProduct:
-      return v1::METRIC_INNER_PRODUCT;
-    case Metric::kCosine:
-      return v1::METRIC_COSINE;
-  }
-  return v1::METRIC_UNSPECIFIED;
-}
+v1::Metric ToProto(Metric metric) { return MetricToProto(metric); }
 
 v1::CollectionState ToProto(CollectionState state) {
   switch (state) {

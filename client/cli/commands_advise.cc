@@ -11,6 +11,7 @@
 #include "client/cli/output.h"
 #include "client/vector_source.h"
 #include "index/advisor.h"
+#include "proto/metric_conversion.h"
 
 namespace qvdb::client {
 
@@ -21,17 +22,6 @@ struct Sample {
   size_t n = 0;
   int dim = 0;
 };
-
-Metric ToIndexMetric(v1::Metric m) {
-  switch (m) {
-    case v1::METRIC_INNER_PRODUCT:
-      return Metric::kInnerProduct;
-    case v1::METRIC_COSINE:
-      return Metric::kCosine;
-    default:
-      return Metric::kL2;
-  }
-}
 
 // A uniform seeded sample of at most `max_rows` rows (reservoir sampling:
 // one pass, whatever the file's size).
@@ -203,7 +193,7 @@ int AdviseCommand::Run(CommandContext& ctx) {
   }
 
   AdviseOptions o;
-  o.metric = ToIndexMetric(*metric);
+  o.metric = MetricFromProto(*metric).value_or(Metric::kL2);
   o.k = a.k;
   if (a.target_recall > 0) o.target_recall = a.target_recall;
   if (a.max_bytes > 0) o.max_bytes_per_vector = a.max_bytes;

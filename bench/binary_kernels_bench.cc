@@ -1,6 +1,6 @@
 // Micro-benchmarks of the low-bit kernels, single-threaded: the RBQ binary
-// kernels (index/binary_kernels.h), RBQ's distances end to end, and the
-// 8-bit look-up-table scans (index/lut8_kernels.h). items_per_second is
+// kernels (index/kernels/binary_kernels.h), RBQ's distances end to end, and the
+// 8-bit look-up-table scans (index/kernels/lut8_kernels.h). items_per_second is
 // codes scored per second on one core.
 //
 //   build/<dir>/bench/qvdb-binary-kernels-bench --benchmark_filter=TableDots
@@ -21,13 +21,13 @@
 #include <string>
 #include <vector>
 
-#include "index/binary_distance.h"
-#include "index/binary_kernels.h"
-#include "index/binary_kernels_internal.h"
-#include "index/lut8_kernels_internal.h"
+#include "index/kernels/binary_distance.h"
+#include "index/kernels/binary_kernels.h"
+#include "index/kernels/binary_kernels_internal.h"
+#include "index/kernels/lut8_kernels_internal.h"
 #include "index/metric.h"
-#include "index/recurrent_binary_quantizer.h"
-#include "index/simd_level.h"
+#include "index/codecs/recurrent_binary_quantizer.h"
+#include "index/kernels/simd_level.h"
 
 namespace qvdb {
 namespace {
@@ -48,7 +48,7 @@ const bi::BinaryKernels* BinaryVariant(benchmark::State& state) {
   switch (v) {
     case 0:
       return &bi::kScalarBinaryKernels;
-#if defined(QVDB_BINARY_KERNELS_X86)
+#if defined(QVDB_KERNELS_X86)
     case 1:
       kernels = &bi::kAvx2BinaryKernels;
       supported = CpuSupports(SimdLevel::kAvx2);
@@ -222,7 +222,7 @@ void BM_Lut8Scan(benchmark::State& state) {
   state.SetLabel(names[v]);
   li::Lut8Kernel kernel = v == 0 ? CodeByCode : li::ScalarLut8Scan;
   bool supported = v <= 1;
-#if defined(QVDB_LUT8_X86)
+#if defined(QVDB_KERNELS_X86)
   if (v == 2) {
     kernel = li::Avx2Lut8Gather;
     supported = CpuSupports(SimdLevel::kAvx2);

@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_util.h"
-#include "index/codec_factory.h"
-#include "index/flat_search.h"
-#include "index/ground_truth.h"
-#include "index/status_macros.h"
+#include "index/codecs/codec_factory.h"
+#include "index/search/flat_search.h"
+#include "index/search/ground_truth.h"
+#include "base/status_macros.h"
 
 namespace qvdb::bench {
 namespace {

@@ -12,10 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_util.h"
-#include "index/ground_truth.h"
-#include "index/index_spec.h"
-#include "index/status_macros.h"
-#include "server/collection_engine.h"
+#include "index/search/ground_truth.h"
+#include "index/codecs/index_spec.h"
+#include "base/status_macros.h"
+#include "server/engine/collection_engine.h"
 
 namespace qvdb::bench {
 namespace {

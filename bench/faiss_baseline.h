@@ -21,7 +21,7 @@
 #include <faiss/Index.h>
 
 #include "absl/status/statusor.h"
-#include "index/index_spec.h"
+#include "index/codecs/index_spec.h"
 #include "index/metric.h"
 
 namespace qvdb::bench {

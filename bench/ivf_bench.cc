@@ -13,9 +13,9 @@
 #include "bench/bench_util.h"
 #include "bench/faiss_baseline.h"
 #include "index/gpu/gpu_index.h"
-#include "index/ground_truth.h"
-#include "index/simd_level.h"
-#include "index/status_macros.h"
+#include "index/search/ground_truth.h"
+#include "index/kernels/simd_level.h"
+#include "base/status_macros.h"
 #include "index/vector_index.h"
 
 namespace qvdb::bench {

@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "index/pq4_fast_scan.h"
-#include "index/simd_level.h"
+#include "index/kernels/pq4_fast_scan.h"
+#include "index/kernels/simd_level.h"
 
 namespace qvdb {
 namespace {

@@ -1,5 +1,5 @@
 // Micro-benchmarks of the scalar codecs' batch distance kernels
-// (index/scalar_distance_kernels.h) at every SIMD level, single-threaded.
+// (index/kernels/scalar_distance_kernels.h) at every SIMD level, single-threaded.
 // items_per_second is codes scored per second on one core.
 //
 //   build/<dir>/bench/qvdb-scalar-kernels-bench --benchmark_filter=Fp8
@@ -20,11 +20,11 @@
 #include <string>
 #include <vector>
 
-#include "index/float8.h"
-#include "index/fp8_codec.h"
-#include "index/scalar_distance_kernels.h"
-#include "index/scalar_distance_kernels_internal.h"
-#include "index/simd_level.h"
+#include "index/codecs/float8.h"
+#include "index/codecs/fp8_codec.h"
+#include "index/kernels/scalar_distance_kernels.h"
+#include "index/kernels/scalar_distance_kernels_internal.h"
+#include "index/kernels/simd_level.h"
 
 namespace qvdb {
 namespace {
@@ -101,7 +101,7 @@ struct Workload {
       case Codec::kFp8E4M3:
       case Codec::kFp8E5M2:
         if (bits) {
-#if defined(QVDB_SCALAR_KERNELS_X86)
+#if defined(QVDB_KERNELS_X86)
           const sdi::Fp8Args args = sdi::MakeFp8Args(
               fp8.format == Fp8Format::kE5M2, fp8.scale_exp, fp8.table);
           const auto& k = sdi::kAvx512DistanceKernels;

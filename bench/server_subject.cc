@@ -7,7 +7,7 @@
 
 #include "client/client.h"
 #include "client/ingester.h"
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 #include "proto/metric_conversion.h"
 
 namespace qvdb::bench {

@@ -16,9 +16,9 @@
 #include "bench/bench_util.h"
 #include "bench/server_subject.h"
 #include "client/cli/progress_bar.h"
-#include "index/ground_truth.h"
-#include "index/simd_level.h"
-#include "index/status_macros.h"
+#include "index/search/ground_truth.h"
+#include "index/kernels/simd_level.h"
+#include "base/status_macros.h"
 
 namespace qvdb::bench {
 namespace {

@@ -11,9 +11,9 @@
 #include "bench/bench_util.h"
 #include "client/hdf5_reader.h"
 #include "client/vector_source.h"
-#include "index/ground_truth.h"
-#include "index/status_macros.h"
-#include "index/vector_file.h"
+#include "index/search/ground_truth.h"
+#include "base/status_macros.h"
+#include "index/search/vector_file.h"
 
 namespace qvdb::bench {
 namespace {

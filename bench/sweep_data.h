@@ -2,7 +2,7 @@
 // base and query files (.fvecs, .bvecs, .npy, .hdf5 through client/'s
 // readers) with optional ground truth (.ivecs, .npy, or an HDF5 dataset),
 // or an ann-benchmarks HDF5 file (train / test / neighbors). Exact ground
-// truth is computed (index/ground_truth.h) when none is given.
+// truth is computed (index/search/ground_truth.h) when none is given.
 #pragma once
 
 #include <cstddef>

@@ -9,7 +9,7 @@
 #include <iostream>
 
 #include "bench/bench_util.h"
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 
 #ifndef QVDB_SOURCE_DIR
 #define QVDB_SOURCE_DIR "."

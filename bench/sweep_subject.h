@@ -17,9 +17,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "index/index_spec.h"
+#include "index/codecs/index_spec.h"
 #include "index/metric.h"
-#include "index/vector_file.h"
+#include "index/search/vector_file.h"
 
 namespace qvdb::bench {
 

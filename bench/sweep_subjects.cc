@@ -10,7 +10,7 @@
 #include "bench/faiss_baseline.h"
 #include "bench/hnswlib_baseline.h"
 #include "bench/sweep_subject.h"
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 #include "index/vector_index.h"
 
 namespace qvdb::bench {

@@ -19,7 +19,7 @@
 
 #include "bench/sweep_data.h"
 #include "bench/sweep_report.h"
-#include "index/vector_file.h"
+#include "index/search/vector_file.h"
 #include "index/vector_index.h"
 #include "tests/test_data.h"
 

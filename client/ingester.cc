@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 
 namespace qvdb::client {
 

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include <fmt/format.h>
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 
 namespace qvdb {
 

@@ -22,7 +22,7 @@
 
 #include "absl/base/attributes.h"
 #include "absl/status/status.h"
-#include "index/byte_io.h"
+#include "base/byte_io.h"
 #include "index/metric.h"
 
 namespace qvdb {

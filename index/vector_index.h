@@ -21,9 +21,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "index/flat_search.h"
-#include "index/id_filter.h"
-#include "index/index_spec.h"
+#include "index/search/flat_search.h"
+#include "index/search/id_filter.h"
+#include "index/codecs/index_spec.h"
 #include "index/metric.h"
 
 namespace qvdb {

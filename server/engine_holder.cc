@@ -8,7 +8,7 @@
 #include <thread>
 #include <utility>
 
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 
 namespace qvdb {
 namespace fs = std::filesystem;

@@ -28,8 +28,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "server/collection_engine.h"
-#include "server/engine_options.h"
+#include "server/engine/collection_engine.h"
+#include "server/engine/engine_options.h"
 
 namespace qvdb {
 

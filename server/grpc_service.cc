@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "index/simd_level.h"
-#include "index/status_macros.h"
+#include "index/kernels/simd_level.h"
+#include "base/status_macros.h"
 #include "server/proto_convert.h"
 
 #ifndef QVDB_VERSION

@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "qvdb/v1/qvdb.pb.h"
-#include "server/engine_types.h"
+#include "server/engine/engine_types.h"
 #include "server/service_limits.h"
 #include "storage/user_id.h"
 

@@ -8,7 +8,7 @@
 
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 
 namespace qvdb {
 namespace {

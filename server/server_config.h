@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "server/engine_options.h"
+#include "server/engine/engine_options.h"
 #include "server/service_limits.h"
 
 namespace qvdb {

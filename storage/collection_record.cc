@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "index/byte_io.h"
-#include "index/status_macros.h"
+#include "base/byte_io.h"
+#include "base/status_macros.h"
 
 namespace qvdb {
 namespace {

@@ -7,7 +7,7 @@
 #include <system_error>
 #include <vector>
 
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/convenience.h"
 #include "rocksdb/filter_policy.h"

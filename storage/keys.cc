@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "index/byte_io.h"
+#include "base/byte_io.h"
 
 namespace qvdb::storage_internal {
 namespace {

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <system_error>
 
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 #include "storage/data_dir.h"
 #include "storage/db_open.h"
 #include "storage/storage_impl.h"

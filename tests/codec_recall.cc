@@ -1,8 +1,8 @@
 #include "tests/codec_recall.h"
 
-#include "index/flat_search.h"
-#include "index/ground_truth.h"
-#include "index/status_macros.h"
+#include "index/search/flat_search.h"
+#include "index/search/ground_truth.h"
+#include "base/status_macros.h"
 
 namespace qvdb::testing {
 

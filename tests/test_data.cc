@@ -3,7 +3,7 @@
 #include <cmath>
 #include <random>
 
-#include "index/ground_truth.h"
+#include "index/search/ground_truth.h"
 
 namespace qvdb::testing {
 namespace {

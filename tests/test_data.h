@@ -7,7 +7,7 @@
 #include <string>
 
 #include "index/metric.h"
-#include "index/vector_file.h"
+#include "index/search/vector_file.h"
 
 namespace qvdb::testing {
 

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "index/ground_truth.h"
+#include "index/search/ground_truth.h"
 
 namespace qvdb::testing {
 namespace {

@@ -1,4 +1,4 @@
-// Output of `qvdb advise`: the advisor's report (index/advisor_report.h) as
+// Output of `qvdb advise`: the advisor's report (index/advisor/advisor_report.h) as
 // JSON, as terminal tables, and as a PNG plot drawn by gnuplot.
 //
 // Thread safety: pure functions (the plot writes files and runs gnuplot).
@@ -10,7 +10,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "index/advisor_report.h"
+#include "index/advisor/advisor_report.h"
 
 namespace qvdb::client {
 

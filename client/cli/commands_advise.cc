@@ -10,7 +10,7 @@
 #include "client/cli/advise_output.h"
 #include "client/cli/output.h"
 #include "client/vector_source.h"
-#include "index/advisor.h"
+#include "index/advisor/advisor.h"
 #include "proto/metric_conversion.h"
 
 namespace qvdb::client {

@@ -1,4 +1,4 @@
-// qvdb advise: the compression advisor (index/advisor.h) on a sample of the
+// qvdb advise: the compression advisor (index/advisor/advisor.h) on a sample of the
 // user's vectors, from a file or from an existing collection; prints the
 // Pareto front and the recommended spec, optionally plots the trade-off and
 // creates a collection with the recommendation (docs/advisor.md).

@@ -27,7 +27,7 @@
 
 #include "index/gpu/gpu_backend.h"
 #include "index/gpu/gpu_math.h"
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 
 namespace qvdb::gpu {
 namespace {

@@ -15,7 +15,7 @@
 #include <fmt/format.h>
 
 #include "index/gpu/gpu_index.h"
-#include "index/ground_truth.h"
+#include "index/search/ground_truth.h"
 #include "tests/test_data.h"
 
 namespace {

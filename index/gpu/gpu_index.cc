@@ -11,8 +11,8 @@
 
 #include "index/gpu/gpu_backend.h"
 #include "index/gpu/gpu_model.h"
-#include "index/ivf_index.h"
-#include "index/status_macros.h"
+#include "index/ivf/ivf_index.h"
+#include "base/status_macros.h"
 
 namespace qvdb {
 namespace {

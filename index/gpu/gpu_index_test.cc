@@ -12,7 +12,7 @@
 #include <iostream>
 #include <numeric>
 
-#include "index/ground_truth.h"
+#include "index/search/ground_truth.h"
 #include "tests/test_data.h"
 
 namespace qvdb {

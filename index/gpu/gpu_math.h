@@ -11,12 +11,12 @@
 
 #include <cstdint>
 
-#include "index/binary_distance.h"
-#include "index/float8.h"
-#include "index/host_device.h"
-#include "index/fp8_codec.h"
-#include "index/product_quantizer.h"
-#include "index/select_nearest.h"
+#include "index/kernels/binary_distance.h"
+#include "index/codecs/float8.h"
+#include "index/kernels/host_device.h"
+#include "index/codecs/fp8_codec.h"
+#include "index/codecs/product_quantizer.h"
+#include "index/kernels/select_nearest.h"
 
 namespace qvdb::gpu {
 
@@ -90,7 +90,7 @@ QVDB_HD float CoarseDistance(bool inner_product, float q_norm, float c_norm,
   return inner_product ? -dot : q_norm + c_norm - 2.0f * dot;
 }
 
-// InsertNearest (index/select_nearest.h) selects the nprobe nearest lists.
+// InsertNearest (index/kernels/select_nearest.h) selects the nprobe nearest lists.
 
 // ---- PQ look-up tables in three precisions ----
 

@@ -2,12 +2,12 @@
 
 #include <fmt/format.h>
 
-#include "index/byte_io.h"
-#include "index/fp8_codec.h"
+#include "base/byte_io.h"
+#include "index/codecs/fp8_codec.h"
 #include "index/gpu/gpu_math.h"
-#include "index/product_quantizer.h"
-#include "index/recurrent_binary_quantizer.h"
-#include "index/status_macros.h"
+#include "index/codecs/product_quantizer.h"
+#include "index/codecs/recurrent_binary_quantizer.h"
+#include "base/status_macros.h"
 
 namespace qvdb::gpu {
 namespace {

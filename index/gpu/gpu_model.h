@@ -18,7 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "index/gpu/gpu_types.h"
-#include "index/ivf_index.h"
+#include "index/ivf/ivf_index.h"
 
 namespace qvdb::gpu {
 

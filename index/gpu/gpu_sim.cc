@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 
 namespace qvdb::gpu {
 

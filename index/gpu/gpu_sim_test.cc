@@ -16,9 +16,9 @@
 #include <numeric>
 #include <random>
 
-#include "index/ground_truth.h"
-#include "index/recurrent_binary_quantizer.h"
-#include "index/top_k.h"
+#include "index/search/ground_truth.h"
+#include "index/codecs/recurrent_binary_quantizer.h"
+#include "index/search/top_k.h"
 #include "tests/test_data.h"
 
 namespace qvdb::gpu {

@@ -1,0 +1,95 @@
+#include "index/ivf/inverted_lists.h"
+
+#include <cassert>
+#include <cstring>
+
+#include "index/kernels/pq4_fast_scan.h"
+
+namespace qvdb {
+
+InvertedLists::InvertedLists(size_t nlist, size_t code_size,
+                             ListLayout layout, int pq4_m)
+    : code_size_(code_size), layout_(layout), pq4_m_(pq4_m), lists_(nlist) {}
+
+bool InvertedLists::Contains(int64_t id) const {
+  return id >= 0 && size_t(id) < where_.size() && where_[id].list >= 0;
+}
+
+bool InvertedLists::Locate(int64_t id, size_t* list, size_t* pos) const {
+  if (!Contains(id)) return false;
+  *list = where_[id].list;
+  *pos = where_[id].pos;
+  return true;
+}
+
+void InvertedLists::Add(int64_t id, int32_t list, const uint8_t* code) {
+  assert(id >= 0 && size_t(list) < lists_.size());
+  Remove(id);
+  if (size_t(id) >= where_.size()) where_.resize(id + 1);
+  InvertedList& l = lists_[list];
+  where_[id] = Location{list, uint32_t(l.ids.size())};
+  AppendCode(&l, code);
+  l.ids.push_back(id);
+  ++live_;
+}
+
+bool InvertedLists::Remove(int64_t id) {
+  if (!Contains(id)) return false;
+  const Location loc = where_[id];
+  lists_[loc.list].ids[loc.pos] = -1;
+  where_[id] = Location{};
+  --live_;
+  return true;
+}
+
+void InvertedLists::Compact() {
+  std::vector<uint8_t> code(code_size_);
+  for (size_t l = 0; l < lists_.size(); ++l) {
+    InvertedList old = std::move(lists_[l]);
+    InvertedList& fresh = lists_[l];
+    fresh = InvertedList{};
+    for (size_t pos = 0; pos < old.ids.size(); ++pos) {
+      const int64_t id = old.ids[pos];
+      if (id < 0) continue;
+      ReadCode(old, pos, code.data());
+      where_[id] = Location{int32_t(l), uint32_t(fresh.ids.size())};
+      AppendCode(&fresh, code.data());
+      fresh.ids.push_back(id);
+    }
+    fresh.ids.shrink_to_fit();
+    fresh.codes.shrink_to_fit();
+  }
+}
+
+// Called before the id is pushed: list->ids.size() is the code's position.
+void InvertedLists::AppendCode(InvertedList* list, const uint8_t* code) {
+  if (layout_ == ListLayout::kPq4Blocks) {
+    AppendPq4Codes(code, 1, pq4_m_, list->ids.size(), &list->codes);
+  } else {
+    list->codes.insert(list->codes.end(), code, code + code_size_);
+  }
+}
+
+void InvertedLists::ReadCode(const InvertedList& list, size_t pos,
+                             uint8_t* code) const {
+  if (layout_ == ListLayout::kPq4Blocks) {
+    GetPq4Code(list.codes.data(), pq4_m_, pos, code);
+  } else {
+    std::memcpy(code, list.codes.data() + pos * code_size_, code_size_);
+  }
+}
+
+void InvertedLists::GetCode(size_t l, size_t pos, uint8_t* code) const {
+  ReadCode(lists_[l], pos, code);
+}
+
+size_t InvertedLists::memory_bytes() const {
+  // Sizes, not capacities: what the vectors hold once growth settles.
+  size_t bytes = where_.size() * sizeof(Location);
+  for (const InvertedList& l : lists_) {
+    bytes += l.ids.size() * sizeof(int64_t) + l.codes.size();
+  }
+  return bytes;
+}
+
+}  // namespace qvdb

@@ -1,0 +1,297 @@
+#include "index/vector_index.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <iostream>
+#include <cmath>
+#include <numeric>
+#include <set>
+#include <thread>
+
+#include "index/search/ground_truth.h"
+#include "tests/test_data.h"
+
+namespace qvdb {
+namespace {
+
+using testing::Dataset;
+
+std::unique_ptr<VectorIndex> Build(const std::string& spec, const Dataset& ds,
+                                   size_t n = 0) {
+  if (n == 0) n = ds.base.rows;
+  auto parsed = ParseIndexSpec(spec);
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  auto index = CreateVectorIndex(*parsed, ds.base.cols, ds.metric);
+  EXPECT_TRUE(index.ok()) << index.status();
+  EXPECT_TRUE((*index)->Train(ds.base.data.data(), n).ok());
+  std::vector<int64_t> ids(n);
+  std::iota(ids.begin(), ids.end(), 0);
+  EXPECT_TRUE((*index)->Add(ids.data(), ds.base.data.data(), n).ok());
+  return *std::move(index);
+}
+
+SearchResults MustSearch(const VectorIndex& index, const Dataset& ds,
+                         const SearchParams& p) {
+  auto r = index.Search(ds.queries.data.data(), ds.queries.rows, p);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return *std::move(r);
+}
+
+TEST(IvfIndexTest, FastScanWithRefineReachesTheRecallFaissReaches) {
+  const Dataset ds = testing::LoadSiftSmall();
+  auto index = Build("IVF64,PQ32x4fs,Refine(Flat)", ds);
+  SearchParams p;
+  p.k = 10;
+  p.nprobe = 8;
+  p.refine_factor = 4;
+  const double recall = RecallAtK(MustSearch(*index, ds, p).ids, 10, ds.truth, 10);
+  std::cout << ds.name << " IVF64,PQ32x4fs,Refine(Flat) nprobe 8 rf 4: "
+            << "recall@10 " << recall << "\n";
+  EXPECT_GE(recall, ds.generated ? 0.85 : 0.93);
+}
+
+TEST(IvfIndexTest, FastScanReturnsWhatTheGenericScanReturns) {
+  const Dataset ds = testing::LoadSiftSmall();
+  auto fast = Build("IVF32,PQ16x4fs", ds);
+  auto generic = Build("IVF32,PQ16x4", ds);
+  for (int nprobe : {1, 4, 32}) {
+    SearchParams p;
+    p.k = 20;
+    p.nprobe = nprobe;
+    const SearchResults a = MustSearch(*fast, ds, p);
+    const SearchResults b = MustSearch(*generic, ds, p);
+    size_t same = 0;
+    for (size_t i = 0; i < a.ids.size(); ++i) {
+      same += a.ids[i] == b.ids[i];
+      EXPECT_NEAR(a.distances[i], b.distances[i],
+                  1e-4f * std::abs(b.distances[i]) + 1e-3f);
+    }
+    // Equal distances may order ties differently; nothing else may differ.
+    EXPECT_GE(same, a.ids.size() * 99 / 100) << "nprobe " << nprobe;
+  }
+}
+
+TEST(IvfIndexTest, FlatSpecIsExactSearch) {
+  for (const Dataset& ds : {testing::LoadSiftSmall(), testing::LoadSapMinilm()}) {
+    auto index = Build("Flat", ds);
+    SearchParams p;
+    p.k = 10;
+    EXPECT_GE(RecallAtK(MustSearch(*index, ds, p).ids, 10, ds.truth, 10), 0.999)
+        << ds.name;
+  }
+}
+
+TEST(IvfIndexTest, BatchAndSingleQueriesAgree) {
+  const Dataset ds = testing::LoadSiftSmall();
+  auto index = Build("IVF64,PQ32x4fs,Refine(SQ8)", ds);
+  SearchParams p;
+  p.k = 10;
+  p.nprobe = 6;
+  const SearchResults batch = MustSearch(*index, ds, p);
+  for (size_t q = 0; q < ds.queries.rows; ++q) {
+    auto one = index->Search(ds.queries.row(q), 1, p);
+    ASSERT_TRUE(one.ok());
+    for (int i = 0; i < 10; ++i) {
+      EXPECT_EQ(one->ids[i], batch.ids[q * 10 + i]) << "query " << q;
+    }
+  }
+}
+
+// Every search path (per-list tables for residual L2, one table per query
+// for inner product and flat fast scan, the generic scanner) returns the same
+// ids and distances for a query alone as in a batch, whose lists are scanned
+// in another order and shared between queries.
+TEST(IvfIndexTest, BatchAndSingleQueriesAreIdenticalOnEveryPath) {
+  const Dataset sift = testing::LoadSiftSmall();
+  const Dataset minilm = testing::LoadSapMinilm();
+  const std::pair<const char*, const Dataset*> cases[] = {
+      {"IVF32,PQ32x4fs,Refine(Flat)", &sift},  // per-list tables, refine
+      {"IVF32,PQ16x4fs", &sift},               // per-list tables, re-score
+      {"PQ16x4fs", &sift},                     // flat: one table per query
+      {"IVF8,PQ48x4fs", &minilm},              // inner product: per query
+      {"IVF16,PQ16x8", &sift},                 // the generic scanner
+  };
+  for (const auto& [spec, ds] : cases) {
+    auto index = Build(spec, *ds, std::min<size_t>(ds->base.rows, 3000));
+    SearchParams p;
+    p.k = 10;
+    p.nprobe = 5;
+    p.num_threads = 1;
+    const SearchResults batch = MustSearch(*index, *ds, p);
+    for (size_t q = 0; q < ds->queries.rows; ++q) {
+      auto one = index->Search(ds->queries.row(q), 1, p);
+      ASSERT_TRUE(one.ok());
+      for (int i = 0; i < 10; ++i) {
+        ASSERT_EQ(one->ids[i], batch.ids[q * 10 + i]) << spec << " query " << q;
+        ASSERT_EQ(one->distances[i], batch.distances[q * 10 + i])
+            << spec << " query " << q;
+      }
+    }
+  }
+}
+
+TEST(IvfIndexTest, FilterReturnsOnlyAllowedIdsWithRecallOnTheSubset) {
+  const Dataset ds = testing::LoadSiftSmall();
+  auto index = Build("IVF64,PQ32x4fs,Refine(Flat)", ds);
+  // Allow every third id; exact truth over the allowed subset.
+  BitmapFilter allowed(ds.base.rows);
+  Matrix<float> subset;
+  subset.cols = ds.base.cols;
+  std::vector<int64_t> subset_ids;
+  for (size_t i = 0; i < ds.base.rows; i += 3) {
+    allowed.Set(i);
+    subset.data.insert(subset.data.end(), ds.base.row(i), ds.base.row(i) + ds.base.cols);
+    subset_ids.push_back(i);
+  }
+  subset.rows = subset_ids.size();
+  Matrix<int32_t> truth = ExactKnn(subset, ds.queries, 10, ds.metric);
+  for (int32_t& id : truth.data) id = int32_t(subset_ids[id]);
+
+  SearchParams p;
+  p.k = 10;
+  p.nprobe = 16;
+  p.filter = &allowed;
+  const SearchResults r = MustSearch(*index, ds, p);
+  for (int64_t id : r.ids) {
+    ASSERT_GE(id, 0);
+    EXPECT_TRUE(allowed.Contains(id)) << id;
+  }
+  const double recall = RecallAtK(r.ids, 10, truth, 10);
+  std::cout << "filtered recall@10 on the allowed third: " << recall << "\n";
+  EXPECT_GE(recall, ds.generated ? 0.85 : 0.93);
+}
+
+TEST(IvfIndexTest, RemovedIdsDisappearAtOnceAndCompactionKeepsResults) {
+  const Dataset ds = testing::LoadSiftSmall();
+  auto index = Build("IVF32,PQ16x4fs,Refine(Flat)", ds);
+  SearchParams p;
+  p.k = 10;
+  p.nprobe = 8;
+  const SearchResults before = MustSearch(*index, ds, p);
+  // Remove every id the first search returned.
+  std::vector<int64_t> removed;
+  for (int64_t id : before.ids) if (id >= 0) removed.push_back(id);
+  index->Remove(removed.data(), removed.size());
+  EXPECT_EQ(index->size(), ds.base.rows - std::set<int64_t>(removed.begin(), removed.end()).size());
+  const SearchResults after = MustSearch(*index, ds, p);
+  const std::set<int64_t> gone(removed.begin(), removed.end());
+  for (int64_t id : after.ids) EXPECT_EQ(gone.count(id), 0u) << id;
+  index->Compact();
+  const SearchResults compacted = MustSearch(*index, ds, p);
+  EXPECT_EQ(compacted.ids, after.ids);
+}
+
+TEST(IvfIndexTest, UpsertReplacesTheOldVector) {
+  const Dataset ds = testing::LoadSiftSmall();
+  auto index = Build("IVF16,SQ8", ds, 2000);
+  // Move id 5 onto query 0: it must now be query 0's nearest neighbour.
+  const int64_t id = 5;
+  ASSERT_TRUE(index->Add(&id, ds.queries.row(0), 1).ok());
+  EXPECT_EQ(index->size(), 2000u);
+  SearchParams p;
+  p.k = 1;
+  p.nprobe = 16;
+  auto r = index->Search(ds.queries.row(0), 1, p);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->ids[0], 5);
+}
+
+TEST(IvfIndexTest, ModelRoundTripGivesIdenticalResults) {
+  const Dataset ds = testing::LoadSapMinilm();
+  for (const char* spec : {"PCA128,IVF16,PQ32x4fs,Refine(FP8E4M3)",
+                           "IVF8,RBQ2,Refine(Flat)", "PCA64R,SQ8"}) {
+    auto index = Build(spec, ds);
+    auto copy = CreateVectorIndex(*ParseIndexSpec(spec), ds.base.cols, ds.metric);
+    ASSERT_TRUE(copy.ok());
+    ASSERT_TRUE((*copy)->LoadModel(index->SerializeModel()).ok()) << spec;
+    auto enc = (*copy)->Encode(ds.base.data.data(), ds.base.rows);
+    ASSERT_TRUE(enc.ok());
+    std::vector<int64_t> ids(ds.base.rows);
+    std::iota(ids.begin(), ids.end(), 0);
+    ASSERT_TRUE((*copy)->AddEncoded(ids.data(), *enc).ok());
+    SearchParams p;
+    p.k = 10;
+    p.nprobe = 4;
+    const SearchResults a = MustSearch(*index, ds, p);
+    const SearchResults b = MustSearch(**copy, ds, p);
+    EXPECT_EQ(a.ids, b.ids) << spec;
+    EXPECT_EQ(a.distances, b.distances) << spec;
+    std::cout << spec << " recall@10 " << RecallAtK(a.ids, 10, ds.truth, 10)
+              << "\n";
+  }
+}
+
+TEST(IvfIndexTest, CorruptOrForeignModelsAreRejected) {
+  const Dataset ds = testing::LoadSiftSmall();
+  auto index = Build("IVF16,PQ16x8", ds, 3000);
+  const std::string model = index->SerializeModel();
+  auto other = CreateVectorIndex(*ParseIndexSpec("IVF16,PQ16x8"), ds.base.cols, ds.metric);
+  ASSERT_TRUE(other.ok());
+  for (size_t len : {size_t(0), size_t(3), size_t(20), model.size() / 2, model.size() - 1}) {
+    EXPECT_FALSE((*other)->LoadModel(model.substr(0, len)).ok()) << len;
+  }
+  auto mismatched = CreateVectorIndex(*ParseIndexSpec("IVF32,PQ16x8"), ds.base.cols, ds.metric);
+  ASSERT_TRUE(mismatched.ok());
+  EXPECT_FALSE((*mismatched)->LoadModel(model).ok());
+}
+
+TEST(IvfIndexTest, BadRequestsGetClearErrors) {
+  const Dataset ds = testing::LoadSiftSmall();
+  auto untrained = CreateVectorIndex(*ParseIndexSpec("IVF16,PQ16x8"), ds.base.cols, ds.metric);
+  ASSERT_TRUE(untrained.ok());
+  SearchParams p;
+  EXPECT_EQ((*untrained)->Search(ds.queries.row(0), 1, p).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE((*untrained)->Train(ds.base.data.data(), 5).ok());
+
+  auto index = Build("IVF16,SQ8", ds, 2000);
+  p.k = 0;
+  EXPECT_EQ(index->Search(ds.queries.row(0), 1, p).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  p.k = 10;
+  p.nprobe = 0;
+  EXPECT_FALSE(index->Search(ds.queries.row(0), 1, p).ok());
+  p.nprobe = 4;
+  std::vector<float> nan_query(ds.base.cols, std::nanf(""));
+  EXPECT_EQ(index->Search(nan_query.data(), 1, p).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const int64_t id = 1;
+  EXPECT_FALSE(index->Add(&id, nan_query.data(), 1).ok());
+  EXPECT_EQ(index->size(), 2000u);
+  EXPECT_FALSE(CreateVectorIndex(*ParseIndexSpec("PCA256,SQ8"), 128, Metric::kL2).ok());
+}
+
+TEST(IvfIndexTest, ReadersSearchWhileAWriterAppends) {
+  const Dataset ds = testing::LoadSiftSmall();
+  auto index = Build("IVF32,PQ16x4fs,Refine(Flat)", ds, 2000);
+  std::atomic<bool> done{false};
+  std::atomic<int> errors{0};
+  std::thread writer([&] {
+    for (size_t i = 2000; i < ds.base.rows; i += 100) {
+      std::vector<int64_t> ids(100);
+      std::iota(ids.begin(), ids.end(), int64_t(i));
+      if (!index->Add(ids.data(), ds.base.row(i), 100).ok()) ++errors;
+    }
+    done = true;
+  });
+  SearchParams p;
+  p.k = 10;
+  p.nprobe = 4;
+  p.num_threads = 1;
+  size_t searches = 0;
+  while (!done || searches == 0) {
+    auto r = index->Search(ds.queries.row(searches % ds.queries.rows), 1, p);
+    if (!r.ok()) ++errors;
+    for (int64_t id : r->ids) {
+      if (id < -1 || id >= int64_t(ds.base.rows)) ++errors;
+    }
+    ++searches;
+  }
+  writer.join();
+  EXPECT_EQ(errors, 0);
+  EXPECT_EQ(index->size(), ds.base.rows);
+}
+
+}  // namespace
+}  // namespace qvdb

@@ -1,0 +1,369 @@
+#include <faiss/Clustering.h>
+#include <faiss/IndexFlat.h>
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <mutex>
+
+#include "base/status_macros.h"
+#include "index/codecs/codec_factory.h"
+#include "index/ivf/ivf_index.h"
+#include "index/ivf/ivf_index_internal.h"
+#include "index/ivf/ivf_search_scratch.h"
+#include "index/kernels/pq4_fast_scan.h"
+#include "index/kernels/scalar_distance_kernels.h"
+#include "index/kernels/select_nearest.h"
+#include "index/kernels/simd_level.h"
+#include "index/search/top_k.h"
+
+namespace qvdb {
+
+namespace {
+
+// How the fast scanner gets its tables (none for the generic scanner).
+enum TableMode : int {
+  kNoTables = 0,
+  kPerListTables = 1,   // residual L2: a table per (query, list)
+  kPerQueryTables = 2,  // inner product or no IVF: one table per query
+};
+
+// Scratch buffers kept for reuse; more threads than this allocate their own.
+constexpr size_t kMaxPooledScratch = 64;
+
+// The nprobe smallest (distance, list) pairs of dist[0, n), ascending; ties
+// go to the lower list.
+void SelectNearest(const float* dist, int n, int nprobe, int32_t* lists,
+                   float* dists) {
+  int have = 0;
+  for (int l = 0; l < n; ++l) {
+    InsertNearest(dist[l], l, nprobe, &have, lists, dists);
+  }
+}
+
+}  // namespace
+
+IvfIndex::~IvfIndex() = default;
+
+std::unique_ptr<IvfIndex::SearchScratch> IvfIndex::AcquireScratch() const {
+  {
+    std::lock_guard lock(scratch_mu_);
+    if (!scratch_pool_.empty()) {
+      std::unique_ptr<SearchScratch> s = std::move(scratch_pool_.back());
+      scratch_pool_.pop_back();
+      return s;
+    }
+  }
+  return std::make_unique<SearchScratch>();
+}
+
+void IvfIndex::ReleaseScratch(std::unique_ptr<SearchScratch> scratch) const {
+  std::lock_guard lock(scratch_mu_);
+  if (scratch_pool_.size() < kMaxPooledScratch) {
+    scratch_pool_.push_back(std::move(scratch));
+  }
+}
+
+absl::StatusOr<SearchResults> IvfIndex::Search(
+    const float* queries, size_t nq, const SearchParams& params) const {
+  RETURN_IF_ERROR(CheckQueryable(nq, params));
+  RETURN_IF_ERROR(CheckFinite(queries, nq, dim_));
+  SearchResults r;
+  r.k = params.k;
+  r.ids.assign(nq * params.k, -1);
+  r.distances.assign(nq * params.k, std::numeric_limits<float>::infinity());
+  if (nq == 0) return r;
+  std::shared_lock lock(mu_);
+  int threads = params.num_threads;
+  if (threads <= 0) threads = omp_get_max_threads();
+  // Queries go in chunks so that each list a chunk probes is scanned once
+  // for all the chunk's queries probing it.
+  const size_t chunk =
+      std::clamp<size_t>((nq + threads - 1) / threads, 1, kQueryChunk);
+  const size_t nchunks = (nq + chunk - 1) / chunk;
+  threads = std::max(1, std::min<int>(threads, nchunks));
+  auto run = [&](size_t c, SearchScratch* s) {
+    const size_t q0 = c * chunk;
+    const size_t m = std::min(chunk, nq - q0);
+    SearchChunk(queries + q0 * dim_, m, params, s, &r.ids[q0 * params.k],
+                &r.distances[q0 * params.k]);
+  };
+  if (threads == 1) {
+    std::unique_ptr<SearchScratch> s = AcquireScratch();
+    for (size_t c = 0; c < nchunks; ++c) run(c, s.get());
+    ReleaseScratch(std::move(s));
+    return r;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    std::unique_ptr<SearchScratch> s = AcquireScratch();
+#pragma omp for schedule(dynamic)
+    for (size_t c = 0; c < nchunks; ++c) run(c, s.get());
+    ReleaseScratch(std::move(s));
+  }
+  return r;
+}
+
+void IvfIndex::SearchChunk(const float* queries, size_t nq,
+                           const SearchParams& params, SearchScratch* s,
+                           int64_t* out_ids, float* out_distances) const {
+  const Metric cm = CodecMetric(metric_);
+  const int nprobe = std::min(params.nprobe, nlist());
+  // Approximate (fast-scan) distances are re-scored exactly at the end; a
+  // few spare candidates absorb their quantization error at the boundary.
+  const bool rescore = !refine_ && scanner_->approximate();
+  const int keep = refine_   ? params.k * params.refine_factor
+                   : rescore ? params.k * kRescoreFactor
+                             : params.k;
+  const int mode = !spec_.codec.fast_scan   ? kNoTables
+                   : pq_tables_.nlist() > 0 ? kPerListTables
+                                            : kPerQueryTables;
+
+  // The normalised original queries (for refine), the work-space queries
+  // and their constants.
+  const float* raw = queries;
+  if (metric_ == Metric::kCosine) {
+    s->raw.assign(queries, queries + nq * dim_);
+    NormalizeRows(s->raw.data(), nq, dim_);
+    raw = s->raw.data();
+  }
+  const float* work = raw;
+  s->constant.assign(nq, 0.0f);
+  if (pca_) {
+    s->work.resize(nq * work_dim_);
+    for (size_t q = 0; q < nq; ++q) {
+      s->constant[q] =
+          pca_->PrepareQuery(raw + q * dim_, cm, &s->work[q * work_dim_]);
+    }
+    work = s->work.data();
+  }
+
+  // The lists each query probes, nearest first.
+  s->probe_list.resize(nq * nprobe);
+  s->probe_dist.resize(nq * nprobe);
+  if (spec_.ivf_nlist == 0) {
+    std::fill(s->probe_list.begin(), s->probe_list.end(), 0);
+    std::fill(s->probe_dist.begin(), s->probe_dist.end(), 0.0f);
+  } else {
+    s->coarse.resize(nlist());
+    const SimdLevel level = ActiveSimdLevel();
+    // Centroids are float32 rows: the Flat codec's SIMD kernels score them.
+    const auto* rows = reinterpret_cast<const uint8_t*>(centroids_.data());
+    for (size_t q = 0; q < nq; ++q) {
+      const float* wq = work + q * work_dim_;
+      if (cm == Metric::kL2) {
+        FlatL2Batch(wq, rows, nlist(), work_dim_, s->coarse.data(), level);
+      } else {
+        FlatInnerProductBatch(wq, rows, nlist(), work_dim_, s->coarse.data(),
+                              level);
+        for (float& d : s->coarse) d = -d;
+      }
+      SelectNearest(s->coarse.data(), nlist(), nprobe,
+                    &s->probe_list[q * nprobe], &s->probe_dist[q * nprobe]);
+    }
+  }
+
+  // Per-query table terms (ivf_pq_tables.h).
+  if (mode != kNoTables) {
+    const size_t lut_size = pq_tables_.lut_size();
+    s->neg_qy.resize(nq * lut_size);
+    if (mode == kPerQueryTables && s->qluts.size() < nq) s->qluts.resize(nq);
+    const auto& pq = static_cast<const PqCodec&>(*codec_);
+    const int M = pq.m();
+    for (size_t q = 0; q < nq; ++q) {
+      float* t = &s->neg_qy[q * lut_size];
+      if (mode == kPerQueryTables && cm == Metric::kL2) {
+        pq.ComputeLut(work + q * work_dim_, cm, t);  // flat L2: no IVF
+      } else {
+        pq_tables_.QueryTerms(work + q * work_dim_, t);
+      }
+      if (mode == kPerQueryTables) QuantizePq4Lut(t, M, &s->qluts[q]);
+    }
+  }
+
+  if (s->tops.size() < nq) s->tops.resize(nq);
+  for (size_t q = 0; q < nq; ++q) s->tops[q].Reset(keep);
+  s->work_q = work;
+  s->nprobe = nprobe;
+  s->mode = mode;
+  // Scan order. Probe i is query i / nprobe's (i % nprobe)-th nearest list.
+  // A query scans its nearest list first, so that its top-k threshold is
+  // tight early and few codes of the farther lists pass it. Alone, a query
+  // scans its lists nearest first; in a batch, every query's nearest list
+  // comes first, then the other probes grouped by list so that queries
+  // probing the same list share its scan. Top-k does not depend on the order
+  // (top_k.h), so a batch returns what single queries return.
+  const size_t nprobes = nq * nprobe;
+  s->order.resize(nprobes);
+  size_t o = 0;
+  for (int p = 0; p < nprobe; ++p) {
+    for (size_t q = 0; q < nq; ++q) s->order[o++] = uint32_t(q * nprobe + p);
+  }
+  if (nq == 1) {
+    for (int p = 0; p < nprobe; ++p) ScanProbes(p, p + 1, params, s);
+  } else {
+    ScanProbes(0, nq, params, s);
+    ScanProbes(nq, nprobes, params, s);
+  }
+
+  for (size_t q = 0; q < nq; ++q) {
+    int64_t* ids = out_ids + q * params.k;
+    float* distances = out_distances + q * params.k;
+    if (refine_) {
+      Refine(raw + q * dim_, &s->tops[q], params.k, s, ids, distances);
+    } else if (rescore) {
+      Rescore(work + q * work_dim_, s->constant[q], &s->tops[q], params.k, s,
+              ids, distances);
+    } else {
+      s->tops[q].Finish(ids, distances);
+    }
+  }
+}
+
+void IvfIndex::ScanProbes(size_t begin, size_t end, const SearchParams& params,
+                          SearchScratch* s) const {
+  if (begin >= end) return;
+  const Metric cm = CodecMetric(metric_);
+  const int nprobe = s->nprobe;
+  const int mode = s->mode;
+  // Group the probes by list (ties keep the scan order).
+  const uint32_t* probes = &s->order[begin];
+  const size_t n = end - begin;
+  s->by_list.resize(n);
+  if (n == 1) {
+    s->by_list[0] = probes[0];
+  } else {
+    s->list_start.assign(nlist() + 1, 0);
+    for (size_t i = 0; i < n; ++i)
+      ++s->list_start[s->probe_list[probes[i]] + 1];
+    for (int l = 0; l < nlist(); ++l) s->list_start[l + 1] += s->list_start[l];
+    for (size_t i = 0; i < n; ++i) {
+      s->by_list[s->list_start[s->probe_list[probes[i]]]++] = probes[i];
+    }
+  }
+  const size_t lut_size = pq_tables_.lut_size();
+  // Residual L2 codes of the generic scanner: the query minus the centroid.
+  const bool residual_query =
+      by_residual_ && mode == kNoTables && cm == Metric::kL2;
+  // Otherwise the coarse distance is the list's share of the constant.
+  const bool add_coarse = by_residual_ && !residual_query;
+  if (residual_query) s->residuals.resize(ScanScratch::kGroup * work_dim_);
+  s->list_queries.resize(ScanScratch::kGroup);
+  for (size_t i = 0; i < n;) {
+    const int32_t l = s->probe_list[s->by_list[i]];
+    size_t j = i;
+    while (j < n && s->probe_list[s->by_list[j]] == l) ++j;
+    const InvertedList& list = lists_.list(l);
+    const float* c =
+        by_residual_ ? &centroids_[size_t(l) * work_dim_] : nullptr;
+    for (size_t g0 = i; g0 < j && !list.ids.empty();
+         g0 += ScanScratch::kGroup) {
+      const int g = int(std::min<size_t>(ScanScratch::kGroup, j - g0));
+      for (int t = 0; t < g; ++t) {
+        const uint32_t probe = s->by_list[g0 + t];
+        const size_t q = probe / nprobe;
+        const float* wq = s->work_q + q * work_dim_;
+        ListQuery& lq = s->list_queries[t];
+        lq = ListQuery{wq, s->constant[q], &s->tops[q]};
+        if (add_coarse) lq.constant += s->probe_dist[probe];
+        if (mode == kPerListTables) {
+          pq_tables_.QuantizedListLut(l, &s->neg_qy[q * lut_size],
+                                      &s->group_qluts[t]);
+          lq.qlut = &s->group_qluts[t];
+        } else if (mode == kPerQueryTables) {
+          lq.qlut = &s->qluts[q];
+        } else if (residual_query) {
+          float* rq = &s->residuals[t * work_dim_];
+          for (int d = 0; d < work_dim_; ++d) rq[d] = wq[d] - c[d];
+          lq.query = rq;
+        }
+      }
+      scanner_->Scan(list, s->list_queries.data(), g, cm, params.filter,
+                     &s->scan);
+    }
+    i = j;
+  }
+}
+
+void IvfIndex::Rescore(const float* work_query, float constant, TopK* top,
+                       int k, SearchScratch* s, int64_t* out_ids,
+                       float* out_distances) const {
+  const Metric cm = CodecMetric(metric_);
+  s->cand.resize(top->k());
+  s->cand_dist.resize(top->k());
+  const int nc = top->TakeUnordered(s->cand.data(), s->cand_dist.data());
+  s->codes.resize(codec_->code_size());
+  s->decoded.resize(work_dim_);
+  float* x = s->decoded.data();
+  TopK& final_top = s->final_top;
+  final_top.Reset(k);
+  for (int i = 0; i < nc; ++i) {
+    size_t l = 0, pos = 0;
+    if (!lists_.Locate(s->cand[i], &l, &pos)) continue;
+    lists_.GetCode(l, pos, s->codes.data());
+    // The exact codec distance: reconstruct in the work space and compare.
+    codec_->Decode(s->codes.data(), 1, x);
+    if (by_residual_) {
+      const float* c = &centroids_[l * work_dim_];
+      for (int j = 0; j < work_dim_; ++j) x[j] += c[j];
+    }
+    const float d = cm == Metric::kL2 ? L2(work_query, x, work_dim_)
+                                      : -Dot(work_query, x, work_dim_);
+    final_top.Push(d + constant, s->cand[i]);
+  }
+  final_top.Finish(out_ids, out_distances);
+}
+
+void IvfIndex::Refine(const float* query, TopK* top, int k, SearchScratch* s,
+                      int64_t* out_ids, float* out_distances) const {
+  const Metric cm = CodecMetric(metric_);
+  s->cand.resize(top->k());
+  s->cand_dist.resize(top->k());
+  const int nc = top->TakeUnordered(s->cand.data(), s->cand_dist.data());
+  const size_t rcs = refine_->code_size();
+  auto rqd = refine_->MakeQueryDistance(query, cm);
+  TopK& final_top = s->final_top;
+  final_top.Reset(k);
+  // The candidates' codes, gathered into one buffer (from RAM, or from the
+  // source, e.g. disk) and scored in one call. Gathering is a loop of
+  // independent copies, so the out-of-order core overlaps the candidates'
+  // cache misses; a prefetch a few candidates ahead helps it across
+  // iterations.
+  s->codes.resize(nc * rcs);
+  s->found.assign(nc, true);
+  s->exact.resize(nc);
+  if (refine_source_) {
+    refine_source_->Fetch(s->cand.data(), nc, s->codes.data(), &s->found);
+  } else {
+    constexpr int kAhead = 8;
+    const uint8_t* base = refine_codes_.data();
+    const size_t size = refine_codes_.size();
+    auto prefetch = [&](int i) {
+      const size_t off = size_t(s->cand[i]) * rcs;
+      if (off + rcs > size) return;
+      for (size_t b = 0; b < rcs; b += 64) __builtin_prefetch(base + off + b);
+    };
+    for (int i = 0; i < std::min(nc, kAhead); ++i) prefetch(i);
+    for (int i = 0; i < nc; ++i) {
+      if (i + kAhead < nc) prefetch(i + kAhead);
+      const size_t off = size_t(s->cand[i]) * rcs;
+      // Ids beyond the codes held were never added with a refine code.
+      if (off + rcs <= size) {
+        std::memcpy(&s->codes[i * rcs], base + off, rcs);
+      } else {
+        std::memset(&s->codes[i * rcs], 0, rcs);
+        s->found[i] = false;
+      }
+    }
+  }
+  rqd->Distances(s->codes.data(), nc, s->exact.data());
+  for (int i = 0; i < nc; ++i) {
+    if (s->found[i]) final_top.Push(s->exact[i], s->cand[i]);
+  }
+  final_top.Finish(out_ids, out_distances);
+}
+
+}  // namespace qvdb

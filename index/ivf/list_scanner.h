@@ -1,0 +1,91 @@
+// PRIVATE header (index/ internal): how IvfIndex scores the codes of one
+// inverted list against one or several queries.
+//
+// Two strategies behind one interface: the generic scanner asks the codec for
+// a QueryDistance (works for every codec), the 4-bit fast scanner runs the
+// SIMD kernels of pq4_fast_scan.h on lists stored in 32-code blocks. Both
+// skip removed slots (id -1) and ids the filter excludes before a candidate
+// reaches top-k. The generic scanner pushes exact codec distances; the fast
+// scanner pushes its de-quantized 16-bit sums (approximate(); within
+// pq4_fast_scan.h's error bound), and IvfIndex re-scores the final
+// candidates exactly (Refine codec, or the codec's own distance).
+//
+// The fast scanner fills a query's empty top-k from its first list best
+// codes first (all values computed, the k-th found by counting), then scans
+// in chunks of ScanScratch::kChunk codes with a 16-bit threshold derived
+// from top-k's: few codes reach top-k, whose result does not depend on the
+// order candidates arrive in (top_k.h).
+//
+// Thread safety: scanners are immutable; Scan may run on many threads.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "index/codec.h"
+#include "index/search/id_filter.h"
+#include "index/ivf/inverted_lists.h"
+#include "index/kernels/pq4_fast_scan.h"
+#include "index/codecs/product_quantizer.h"
+#include "index/search/top_k.h"
+
+namespace qvdb {
+
+// One query's view of one list: the query as the codec sees it (already
+// transformed and, for residual codes, minus the list's centroid), the
+// constant added to every distance, and where its candidates go.
+struct ListQuery {
+  const float* query;
+  float constant;
+  TopK* top;
+  // Fast scanner only, both optional: the query's M x 16 float table for
+  // this list, or that table already quantized (IVF builds it from
+  // precomputed terms, ivf_pq_tables.h). qlut wins over lut, lut over
+  // computing the table from `query`.
+  const float* lut = nullptr;
+  const QuantizedLut* qlut = nullptr;
+};
+
+// Buffers a scanner reuses across lists and queries, so the hot path does
+// not allocate once they have grown. One per search thread.
+struct ScanScratch {
+  static constexpr int kGroup = 8;  // queries sharing one pass over a list
+  // Codes the fast scanner scans between top-k threshold updates: the
+  // threshold tightens often (fewer survivors to push) while each kernel
+  // call still covers a few blocks.
+  static constexpr size_t kChunk = 128;
+  // Codes of a list the fast scanner looks at all at once to fill an empty
+  // top-k (a multiple of kChunk).
+  static constexpr size_t kPrimeCodes = 1024;
+  ScanScratch()
+      : ids(kGroup * kChunk),
+        values(kGroup * kChunk),
+        prime_values(kPrimeCodes + 32),
+        prime_order(kPrimeCodes) {}
+
+  std::vector<float> distances;  // generic scanner
+  std::vector<float> lut;        // fast scanner: a table built from a query
+  QuantizedLut qluts[kGroup];    // fast scanner: tables quantized here
+  std::vector<uint32_t> ids;     // fast scanner: survivors, kGroup rows
+  std::vector<uint16_t> values;
+  std::vector<uint16_t> prime_values;
+  std::vector<uint32_t> prime_order;
+};
+
+class ListScanner {
+ public:
+  virtual ~ListScanner() = default;
+  // Scores every live code of `list` for each of the nq queries.
+  virtual void Scan(const InvertedList& list, const ListQuery* queries,
+                    int nq, Metric metric, const IdFilter* filter,
+                    ScanScratch* scratch) const = 0;
+  // True when pushed distances are approximations (the fast scanner's 16-bit
+  // sums, within pq4_fast_scan.h's error bound) that the caller re-scores.
+  virtual bool approximate() const { return false; }
+};
+
+std::unique_ptr<ListScanner> MakeGenericScanner(const Codec& codec);
+// The lists must use ListLayout::kPq4Blocks; pq must have 4-bit codes.
+std::unique_ptr<ListScanner> MakePq4FastScanner(const PqCodec& pq);
+
+}  // namespace qvdb

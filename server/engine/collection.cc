@@ -1,0 +1,364 @@
+#include "server/engine/collection.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <utility>
+
+#include "base/status_macros.h"
+#include "index/gpu/gpu_index.h"
+#include "index/search/id_filter.h"
+#include "server/engine/collection_internal.h"
+#include "server/engine/engine_validation.h"
+
+namespace qvdb {
+
+size_t Collection::AutoTrainThreshold(const IndexSpec& spec,
+                                      size_t min_train_size,
+                                      const EngineOptions& options) {
+  return std::max({options.auto_train_min_rows, min_train_size,
+                   kRowsPerList * size_t(std::max(spec.ivf_nlist, 0)),
+                   size_t{1}});
+}
+
+CollectionInfo Collection::InfoFromRecord(const CollectionRecord& record) {
+  CollectionInfo info;
+  info.name = record.name;
+  info.dim = record.dim;
+  info.metric = record.metric;
+  info.index_spec = record.index_spec;
+  info.state = record.state;
+  info.created_unix_micros = record.created_unix_micros;
+  return info;
+}
+
+Collection::Collection(Storage* storage, const CollectionRecord& record,
+                       const IndexSpec& spec, const EngineOptions& options,
+                       size_t auto_train_threshold)
+    : storage_(storage),
+      record_(record),
+      spec_(spec),
+      options_(options),
+      auto_train_threshold_(auto_train_threshold) {
+  if (spec_.refine && spec_.refine->kind == CodecKind::kFlat) {
+    refine_source_ = std::make_unique<StorageRefineSource>(
+        storage_, record_.name, int(record_.dim), record_.metric);
+  }
+  absl::MutexLock lock(&mu_);
+  next_auto_train_at_ = auto_train_threshold_;
+}
+
+Collection::~Collection() { Close(); }
+
+absl::StatusOr<std::unique_ptr<Collection>> Collection::Load(
+    Storage* storage, const CollectionRecord& record,
+    const EngineOptions& options) {
+  const auto t0 = Clock::now();
+  auto spec = ParseIndexSpec(record.index_spec);
+  if (!spec.ok()) {
+    return absl::FailedPreconditionError(fmt::format(
+        "collection \"{}\" has index spec \"{}\", which this build cannot "
+        "read ({}); upgrade qvdb",
+        record.name, record.index_spec, std::string(spec.status().message())));
+  }
+  auto probe = CreateVectorIndex(*spec, int(record.dim), record.metric);
+  if (!probe.ok()) {
+    return WithPrefix(probe.status(),
+                      fmt::format("collection \"{}\"", record.name));
+  }
+  const size_t threshold =
+      AutoTrainThreshold(*spec, (*probe)->min_train_size(), options);
+  std::unique_ptr<Collection> c(
+      new Collection(storage, record, *spec, options, threshold));
+  if (record.model_version != 0) {
+    RETURN_IF_ERROR(c->LoadTrained(record.model_version));
+  } else {
+    RETURN_IF_ERROR(c->LoadExact());
+  }
+  c->load_seconds_ = SecondsSince(t0);
+  if (record.state != CollectionState::kEmpty) {
+    absl::ReaderMutexLock lock(&c->mu_);
+    spdlog::info(
+        "collection \"{}\": loaded {} vectors ({}, {}) in {:.3f} s, {:.1f} "
+        "bytes of RAM per vector",
+        record.name, c->index_->size(), record.index_spec,
+        record.model_version != 0
+            ? fmt::format("model version {}", record.model_version)
+            : std::string("untrained: exact search"),
+        c->load_seconds_,
+        c->index_->size() == 0
+            ? 0.0
+            : double(c->index_->memory_bytes()) / c->index_->size());
+  }
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<VectorIndex>> Collection::NewSpecIndex() const {
+  ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index,
+                   CreateVectorIndex(spec_, int(record_.dim), record_.metric));
+  if (options_.gpu_search) {
+    // --- gpu (docs/gpu.md): the CPU index serves what the GPU cannot. ---
+    std::unique_ptr<VectorIndex> cpu;
+    auto gpu = MakeGpuIndex(std::move(index), {}, &cpu);
+    if (gpu.ok()) {
+      index = *std::move(gpu);
+    } else {
+      spdlog::info("collection \"{}\" searches on the CPU: {}", record_.name,
+                   std::string(gpu.status().message()));
+      index = std::move(cpu);
+    }
+  }
+  if (refine_source_) index->SetRefineCodeSource(refine_source_.get());
+  return index;
+}
+
+std::string Collection::CodeBytes(const VectorIndex& index,
+                                  const EncodedVectors& enc, size_t i) const {
+  const size_t cs = index.code_size();
+  std::string out(reinterpret_cast<const char*>(enc.codes.data()) + i * cs, cs);
+  const size_t rcs = index.refine_code_size();
+  if (!refine_source_ && rcs > 0) {
+    out.append(reinterpret_cast<const char*>(enc.refine_codes.data()) + i * rcs,
+               rcs);
+  }
+  return out;
+}
+
+void Collection::DropDiskRefineCodes(EncodedVectors* enc) const {
+  if (refine_source_) std::vector<uint8_t>().swap(enc->refine_codes);
+}
+
+absl::Status Collection::LoadTrained(uint64_t version) {
+  const std::string& name = record_.name;
+  ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index, NewSpecIndex());
+  ASSIGN_OR_RETURN(std::string model, storage_->GetModel(name, version));
+  RETURN_IF_ERROR(WithPrefix(
+      index->LoadModel(model),
+      fmt::format("collection \"{}\": model version {}", name, version)));
+  const size_t cs = index->code_size();
+  const size_t rcs = refine_source_ ? 0 : index->refine_code_size();
+  std::vector<int64_t> ids;
+  EncodedVectors enc;
+  auto flush = [&]() -> absl::Status {
+    enc.n = ids.size();
+    if (enc.n == 0) return absl::OkStatus();
+    if (auto st = index->AddEncoded(ids.data(), enc); !st.ok()) {
+      return absl::DataLossError(fmt::format(
+          "collection \"{}\": the codes of model version {} do not fit its "
+          "model ({}); restore the data directory from a snapshot",
+          name, version, std::string(st.message())));
+    }
+    ids.clear();
+    enc.lists.clear();
+    enc.codes.clear();
+    enc.refine_codes.clear();
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(storage_->ScanCodes(
+      name, version,
+      [&](uint32_t list, uint64_t iid, std::string_view code) -> absl::Status {
+        if (code.size() != cs + rcs) {
+          return absl::DataLossError(fmt::format(
+              "collection \"{}\": a code of model version {} has {} bytes, "
+              "the model makes {}; restore the data directory from a "
+              "snapshot",
+              name, version, code.size(), cs + rcs));
+        }
+        ids.push_back(int64_t(iid));
+        enc.lists.push_back(int32_t(list));
+        const auto* p = reinterpret_cast<const uint8_t*>(code.data());
+        enc.codes.insert(enc.codes.end(), p, p + cs);
+        if (rcs > 0)
+          enc.refine_codes.insert(enc.refine_codes.end(), p + cs, p + cs + rcs);
+        return ids.size() >= kLoadChunk ? flush() : absl::OkStatus();
+      }));
+  RETURN_IF_ERROR(flush());
+  ASSIGN_OR_RETURN(CollectionCounts counts, storage_->Counts(name));
+  if (index->size() != counts.live_rows) {
+    return absl::DataLossError(fmt::format(
+        "collection \"{}\" has {} rows but {} codes under model version {}; "
+        "restore the data directory from a snapshot",
+        name, counts.live_rows, index->size(), version));
+  }
+  absl::MutexLock w(&write_mu_);
+  absl::MutexLock lock(&mu_);
+  index_ = std::move(index);
+  model_version_ = version;
+  return absl::OkStatus();
+}
+
+absl::Status Collection::LoadExact() {
+  const std::string& name = record_.name;
+  const size_t dim = record_.dim;
+  ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index,
+                   CreateVectorIndex(IndexSpec{}, int(dim), record_.metric));
+  std::vector<int64_t> ids;
+  std::vector<float> x;
+  auto flush = [&]() -> absl::Status {
+    if (ids.empty()) return absl::OkStatus();
+    RETURN_IF_ERROR(WithPrefix(index->Add(ids.data(), x.data(), ids.size()),
+                               fmt::format("collection \"{}\"", name)));
+    ids.clear();
+    x.clear();
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(storage_->ScanVectors(
+      name, [&](uint64_t iid, std::string_view v) -> absl::Status {
+        if (v.size() != dim * sizeof(float)) {
+          return absl::DataLossError(fmt::format(
+              "collection \"{}\": row {} has a vector of {} bytes, expected "
+              "{}; restore the data directory from a snapshot",
+              name, iid, v.size(), dim * sizeof(float)));
+        }
+        ids.push_back(int64_t(iid));
+        const std::vector<float> f = BytesToFloats(v);
+        x.insert(x.end(), f.begin(), f.end());
+        return ids.size() >= kLoadChunk ? flush() : absl::OkStatus();
+      }));
+  RETURN_IF_ERROR(flush());
+  absl::MutexLock w(&write_mu_);
+  absl::MutexLock lock(&mu_);
+  index_ = std::move(index);
+  model_version_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status Collection::CheckOpen() const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (closed_) return Dropped(record_.name);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CollectionInfo> Collection::Info() const {
+  RETURN_IF_ERROR(CheckOpen());
+  ASSIGN_OR_RETURN(CollectionRecord rec, storage_->GetCollection(record_.name));
+  return InfoFromRecord(rec);
+}
+
+// --- reads ---
+
+absl::StatusOr<std::vector<GetResult>> Collection::Get(
+    std::span<const UserId> ids, const GetOptions& options) const {
+  const std::string& name = record_.name;
+  RETURN_IF_ERROR(
+      ValidateIdBatch(name, "get", ids, /*unique=*/false, options_));
+  RETURN_IF_ERROR(CheckOpen());
+  std::vector<GetResult> out(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    out[i].id = ids[i];
+    auto row = storage_->Get(
+        name, ids[i], RowFields{options.with_payload, options.with_vector});
+    if (absl::IsNotFound(row.status())) continue;
+    if (!row.ok()) return row.status();
+    out[i].found = true;
+    out[i].payload = std::move(row->payload);
+    if (options.with_vector) out[i].vector = BytesToFloats(row->vector);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::vector<Hit>>> Collection::Search(
+    std::span<const float> queries, const SearchOptions& options) const {
+  const std::string& name = record_.name;
+  RETURN_IF_ERROR(
+      ValidateSearch(name, record_.dim, queries, options, options_));
+  const size_t nq = queries.size() / record_.dim;
+  std::shared_ptr<VectorIndex> index;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (closed_) return Dropped(name);
+    index = index_;
+  }
+  SetFilter filter;
+  if (options.filter) {
+    for (const UserId& id : *options.filter) {
+      auto row = storage_->Get(name, id, RowFields{false, false});
+      if (absl::IsNotFound(row.status())) continue;
+      if (!row.ok()) return row.status();
+      filter.Insert(int64_t(row->internal_id));
+    }
+  }
+  SearchParams params;
+  params.k = options.k;
+  params.nprobe = options.nprobe;
+  params.refine_factor = options.refine_factor;
+  params.filter = options.filter ? &filter : nullptr;
+  params.num_threads = options_.search_threads;
+  absl::StatusOr<SearchResults> searched;
+  {
+    absl::ReaderMutexLock gate(&index_gate_);
+    searched = index->Search(queries.data(), nq, params);
+  }
+  ASSIGN_OR_RETURN(SearchResults found, std::move(searched));
+  std::vector<std::vector<Hit>> out(nq);
+  const RowFields fields{options.with_payload, options.with_vector};
+  for (size_t q = 0; q < nq; ++q) {
+    for (int j = 0; j < found.k; ++j) {
+      const int64_t iid = found.ids[q * found.k + j];
+      if (iid < 0) break;
+      // Ids, payloads and vectors live in storage; a row deleted since the
+      // index was scanned is NotFound and left out.
+      auto row = storage_->GetByInternalId(name, uint64_t(iid), fields);
+      if (absl::IsNotFound(row.status())) continue;
+      if (!row.ok()) return row.status();
+      Hit hit;
+      hit.id = std::move(row->id);
+      hit.score = ToUserScore(record_.metric, found.distances[q * found.k + j]);
+      hit.payload = std::move(row->payload);
+      if (options.with_vector) hit.vector = BytesToFloats(row->vector);
+      out[q].push_back(std::move(hit));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<CollectionStats> Collection::Stats() const {
+  RETURN_IF_ERROR(CheckOpen());
+  ASSIGN_OR_RETURN(CollectionRecord rec, storage_->GetCollection(record_.name));
+  ASSIGN_OR_RETURN(CollectionCounts counts, storage_->Counts(record_.name));
+  CollectionStats s;
+  s.info = InfoFromRecord(rec);
+  s.live_rows = counts.live_rows;
+  s.auto_train_threshold = auto_train_threshold_;
+  s.load_seconds = load_seconds_;
+  absl::ReaderMutexLock lock(&mu_);
+  s.indexed_vectors = index_->size();
+  s.trained = model_version_ != 0;
+  s.training = training_;
+  s.model_version = model_version_;
+  s.refine_on_disk = refine_source_ != nullptr;
+  s.code_size = index_->code_size();
+  s.refine_code_size = index_->refine_code_size();
+  s.memory_bytes = index_->memory_bytes();
+  s.ram_bytes_per_vector =
+      s.indexed_vectors == 0 ? 0.0 : double(s.memory_bytes) / s.indexed_vectors;
+  s.last_train_seconds = last_train_seconds_;
+  if (!last_train_status_.ok()) {
+    s.last_train_error = last_train_status_.ToString();
+  }
+  return s;
+}
+
+void Collection::Close() {
+  std::thread trainer;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    cancel_ = true;
+    trainer = std::move(trainer_);
+  }
+  if (trainer.joinable()) trainer.join();
+  {
+    // An explicit Train running in a caller's thread stops at its next
+    // check of cancel_.
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &Collection::TrainingIdle));
+  }
+  absl::MutexLock w(&write_mu_);  // lets writes in progress finish
+}
+
+}  // namespace qvdb

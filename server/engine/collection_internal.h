@@ -1,0 +1,78 @@
+// PRIVATE header: helpers shared by the Collection's files (collection*.cc).
+#pragma once
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <utility>
+
+#include "base/status_macros.h"
+#include "index/gpu/gpu_index.h"
+#include "index/search/id_filter.h"
+#include "server/engine/collection.h"
+#include "server/engine/engine_validation.h"
+
+namespace qvdb {
+
+using Clock = std::chrono::steady_clock;
+
+inline double SecondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Codes handed to AddEncoded per call while loading.
+inline constexpr size_t kLoadChunk = 65536;
+// Faiss k-means warns below 39 training points per centroid.
+inline constexpr size_t kRowsPerList = 39;
+
+inline std::string FloatBytes(const float* v, size_t dim) {
+  return std::string(reinterpret_cast<const char*>(v), dim * sizeof(float));
+}
+
+inline std::vector<float> BytesToFloats(std::string_view bytes) {
+  std::vector<float> v(bytes.size() / sizeof(float));
+  std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
+  return v;
+}
+
+// The same status with `prefix: ` in front of its message.
+inline absl::Status WithPrefix(const absl::Status& st,
+                               std::string_view prefix) {
+  if (st.ok()) return st;
+  return absl::Status(st.code(),
+                      fmt::format("{}: {}", prefix, std::string(st.message())));
+}
+
+inline absl::Status Dropped(std::string_view name) {
+  return absl::NotFoundError(
+      fmt::format("collection \"{}\" was dropped", name));
+}
+
+// Rows i of enc listed in `keep`, as a new EncodedVectors.
+inline EncodedVectors SubsetOf(const EncodedVectors& enc,
+                               const std::vector<size_t>& keep, size_t cs,
+                               size_t rcs) {
+  EncodedVectors out;
+  out.n = keep.size();
+  out.lists.reserve(keep.size());
+  out.codes.reserve(keep.size() * cs);
+  const bool refine = rcs > 0 && !enc.refine_codes.empty();
+  if (refine) out.refine_codes.reserve(keep.size() * rcs);
+  for (size_t i : keep) {
+    out.lists.push_back(enc.lists[i]);
+    out.codes.insert(out.codes.end(), enc.codes.begin() + i * cs,
+                     enc.codes.begin() + (i + 1) * cs);
+    if (refine) {
+      out.refine_codes.insert(out.refine_codes.end(),
+                              enc.refine_codes.begin() + i * rcs,
+                              enc.refine_codes.begin() + (i + 1) * rcs);
+    }
+  }
+  return out;
+}
+
+}  // namespace qvdb

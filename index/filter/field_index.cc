@@ -1,0 +1,201 @@
+#include "index/filter/field_index.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <type_traits>
+
+namespace qvdb {
+namespace {
+
+bool IsIntegral(FieldType t) {
+  return t == FieldType::kInt64 || t == FieldType::kTimestamp;
+}
+
+// The union of the bitmaps of an ordered map whose keys satisfy `op v`.
+template <typename Map, typename Key>
+Roaring RangeUnion(const Map& m, FilterExpr::Op op, Key v) {
+  auto begin = m.begin();
+  auto end = m.end();
+  switch (op) {
+    case FilterExpr::Op::kLt:
+      end = m.lower_bound(v);
+      break;
+    case FilterExpr::Op::kLe:
+      end = m.upper_bound(v);
+      break;
+    case FilterExpr::Op::kGt:
+      begin = m.upper_bound(v);
+      break;
+    case FilterExpr::Op::kGe:
+      begin = m.lower_bound(v);
+      break;
+    default:
+      return Roaring();
+  }
+  std::vector<const Roaring*> parts;
+  for (auto it = begin; it != end; ++it) parts.push_back(&it->second);
+  if (parts.empty()) return Roaring();
+  return Roaring::fastunion(parts.size(), parts.data());
+}
+
+}  // namespace
+
+FieldIndex::FieldIndex(FieldSchema schema)
+    : schema_(std::move(schema)), fields_(schema_.fields().size()) {}
+
+Roaring* FieldIndex::BitmapFor(PerField& f, const FieldValue& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) return &f.keywords[*s];
+  if (const auto* b = std::get_if<bool>(&v)) {
+    return &f.keywords[*b ? "true" : "false"];
+  }
+  if (const auto* i = std::get_if<int64_t>(&v)) return &f.ints[*i];
+  return &f.doubles[std::get<double>(v)];
+}
+
+absl::Status FieldIndex::Set(int64_t id, const RowValues& values) {
+  if (id < 0 || id > int64_t{UINT32_MAX}) {
+    return absl::OutOfRangeError(fmt::format(
+        "internal id {} is beyond the field index's 2^32 rows", id));
+  }
+  if (values.size() != fields_.size()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} field values for a schema of {} fields",
+                    values.size(), fields_.size()));
+  }
+  Remove(id);
+  const uint32_t row = uint32_t(id);
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    if (!schema_.fields()[i].indexed || values[i].empty()) continue;
+    fields_[i].present.add(row);
+    for (const FieldValue& v : values[i]) BitmapFor(fields_[i], v)->add(row);
+  }
+  live_.add(row);
+  rows_[row] = values;
+  return absl::OkStatus();
+}
+
+void FieldIndex::Remove(int64_t id) {
+  if (id < 0 || id > int64_t{UINT32_MAX}) return;
+  const uint32_t row = uint32_t(id);
+  auto it = rows_.find(row);
+  if (it == rows_.end()) return;
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    if (!schema_.fields()[i].indexed) continue;
+    PerField& f = fields_[i];
+    f.present.remove(row);
+    for (const FieldValue& v : it->second[i]) {
+      Roaring* bm = BitmapFor(f, v);
+      bm->remove(row);
+      // Drop empty bitmaps so a rolling window of values does not grow.
+      if (!bm->isEmpty()) continue;
+      std::visit(
+          [&](const auto& x) {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, std::string>) {
+              f.keywords.erase(x);
+            } else if constexpr (std::is_same_v<T, bool>) {
+              f.keywords.erase(x ? "true" : "false");
+            } else if constexpr (std::is_same_v<T, int64_t>) {
+              f.ints.erase(x);
+            } else {
+              f.doubles.erase(x);
+            }
+          },
+          v);
+    }
+  }
+  live_.remove(row);
+  rows_.erase(it);
+}
+
+Roaring FieldIndex::Equal(const PerField& f,
+                                   const FieldValue& v) const {
+  if (const auto* s = std::get_if<std::string>(&v)) {
+    auto it = f.keywords.find(*s);
+    return it == f.keywords.end() ? Roaring() : it->second;
+  }
+  if (const auto* b = std::get_if<bool>(&v)) {
+    auto it = f.keywords.find(*b ? "true" : "false");
+    return it == f.keywords.end() ? Roaring() : it->second;
+  }
+  if (const auto* i = std::get_if<int64_t>(&v)) {
+    auto it = f.ints.find(*i);
+    return it == f.ints.end() ? Roaring() : it->second;
+  }
+  auto it = f.doubles.find(std::get<double>(v));
+  return it == f.doubles.end() ? Roaring() : it->second;
+}
+
+Roaring FieldIndex::Compare(const FieldSpec& spec, const PerField& f,
+                                     FilterExpr::Op op,
+                                     const FieldValue& v) const {
+  switch (op) {
+    case FilterExpr::Op::kEq:
+      return Equal(f, v);
+    case FilterExpr::Op::kNe:
+      return f.present - Equal(f, v);  // has the field, no value equals v
+    default:
+      break;
+  }
+  if (IsIntegral(spec.type)) return RangeUnion(f.ints, op, std::get<int64_t>(v));
+  return RangeUnion(f.doubles, op, std::get<double>(v));
+}
+
+Roaring FieldIndex::Evaluate(const FilterExpr& expr) const {
+  using Kind = FilterExpr::Kind;
+  switch (expr.kind) {
+    case Kind::kAnd: {
+      Roaring out = Evaluate(expr.children[0]);
+      for (size_t i = 1; i < expr.children.size() && !out.isEmpty(); ++i) {
+        out &= Evaluate(expr.children[i]);
+      }
+      return out;
+    }
+    case Kind::kOr: {
+      Roaring out;
+      for (const FilterExpr& c : expr.children) out |= Evaluate(c);
+      return out;
+    }
+    case Kind::kNot:
+      return live_ - Evaluate(expr.children[0]);
+    default:
+      break;
+  }
+  const FieldSpec& spec = schema_.fields()[expr.field];
+  const PerField& f = fields_[expr.field];
+  if (!spec.indexed) {
+    // Unindexed fields are evaluated row by row from the values kept here.
+    Roaring out;
+    for (const auto& [row, values] : rows_) {
+      if (FilterMatches(expr, values)) out.add(row);
+    }
+    return out;
+  }
+  switch (expr.kind) {
+    case Kind::kExists:
+      return f.present;
+    case Kind::kIn: {
+      Roaring any;
+      for (const FieldValue& v : expr.values) any |= Equal(f, v);
+      return expr.negated_in ? f.present - any : any;
+    }
+    default:
+      return Compare(spec, f, expr.op, expr.values[0]);
+  }
+}
+
+size_t FieldIndex::memory_bytes() const {
+  size_t bytes = live_.getSizeInBytes();
+  for (const PerField& f : fields_) {
+    bytes += f.present.getSizeInBytes();
+    for (const auto& [k, bm] : f.keywords) bytes += k.size() + bm.getSizeInBytes() + 64;
+    for (const auto& [k, bm] : f.ints) bytes += bm.getSizeInBytes() + 64;
+    for (const auto& [k, bm] : f.doubles) bytes += bm.getSizeInBytes() + 64;
+  }
+  // rows_: the values each row holds, roughly.
+  bytes += rows_.size() * (64 + fields_.size() * sizeof(std::vector<FieldValue>));
+  return bytes;
+}
+
+}  // namespace qvdb

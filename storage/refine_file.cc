@@ -1,0 +1,243 @@
+#include "storage/refine_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "base/status_macros.h"
+
+namespace qvdb {
+namespace {
+
+// Header: magic, format, record size, clean flag, identity, header CRC.
+constexpr uint32_t kMagic = 0x46525651;  // "QVRF"
+constexpr uint32_t kFormat = 1;
+constexpr size_t kHeaderBytes = 4096;     // one page: records stay aligned
+constexpr size_t kPrefixBytes = 8;        // u32 present, u32 crc of record
+constexpr uint32_t kPresent = 0x52454331;  // "1CER": not a zero page
+constexpr uint32_t kMaxRecordBytes = 1 << 20;
+constexpr uint64_t kMinGrowSlots = 4096;
+
+struct Header {
+  uint32_t magic;
+  uint32_t format;
+  uint32_t record_bytes;
+  uint32_t clean;
+  uint64_t identity;
+  uint32_t crc;  // of the fields above
+  uint32_t pad;
+};
+
+uint32_t Crc(const void* p, size_t n) {
+  return uint32_t(crc32(0L, static_cast<const Bytef*>(p), uInt(n)));
+}
+
+// The mark and CRC words are read and written atomically (release on
+// publish, acquire on read), so a reader that sees the mark sees the record
+// bytes written before it; a record rewritten under a reader fails its CRC
+// and reads as not found.
+uint32_t LoadWord(const uint8_t* p) {
+  return std::atomic_ref<uint32_t>(
+             *reinterpret_cast<uint32_t*>(const_cast<uint8_t*>(p)))
+      .load(std::memory_order_acquire);
+}
+void StoreWord(uint8_t* p, uint32_t v) {
+  std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(p))
+      .store(v, std::memory_order_release);
+}
+
+uint32_t HeaderCrc(const Header& h) {
+  return Crc(&h, offsetof(Header, crc));
+}
+
+absl::Status Errno(std::string_view what, const std::string& path) {
+  return absl::InternalError(
+      fmt::format("refine file {}: {}: {}", path, what, std::strerror(errno)));
+}
+
+}  // namespace
+
+RefineFile::RefineFile(std::string path, int fd, uint32_t record_bytes,
+                       uint64_t identity)
+    : path_(std::move(path)),
+      fd_(fd),
+      record_bytes_(record_bytes),
+      slot_bytes_((kPrefixBytes + record_bytes + 7) / 8 * 8),
+      identity_(identity) {}
+
+RefineFile::~RefineFile() {
+  absl::MutexLock lock(&map_mu_);
+  if (map_ != nullptr) {
+    munmap(map_, kHeaderBytes + capacity_ * slot_bytes_);
+  }
+  close(fd_);
+}
+
+absl::StatusOr<std::unique_ptr<RefineFile>> RefineFile::Open(
+    const std::string& path, uint32_t record_bytes, uint64_t identity) {
+  if (record_bytes == 0 || record_bytes > kMaxRecordBytes) {
+    return absl::InvalidArgumentError(fmt::format(
+        "refine file {}: record size {} is outside 1..{}", path, record_bytes,
+        kMaxRecordBytes));
+  }
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("open", path);
+  std::unique_ptr<RefineFile> f(
+      new RefineFile(path, fd, record_bytes, identity));
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Errno("stat", path);
+
+  Header h{};
+  std::string reason;
+  if (st.st_size == 0) {
+    reason = "missing";
+  } else if (uint64_t(st.st_size) < kHeaderBytes ||
+             pread(fd, &h, sizeof(h), 0) != ssize_t(sizeof(h))) {
+    reason = "truncated header";
+  } else if (h.magic != kMagic || h.crc != HeaderCrc(h)) {
+    reason = "not a refine file, or a damaged header";
+  } else if (h.format != kFormat) {
+    reason = fmt::format("format {} (this build writes {})", h.format, kFormat);
+  } else if (h.record_bytes != record_bytes || h.identity != identity) {
+    reason = "written for another collection or record size";
+  } else if (h.clean != 1) {
+    reason = "not closed cleanly";
+  } else if ((uint64_t(st.st_size) - kHeaderBytes) % f->slot_bytes_ != 0) {
+    reason = "truncated records";
+  }
+  uint64_t slots = 0;
+  if (reason.empty()) {
+    slots = (uint64_t(st.st_size) - kHeaderBytes) / f->slot_bytes_;
+  } else {
+    // Start over: an empty file the caller refills from the source.
+    if (ftruncate(fd, kHeaderBytes) != 0) return Errno("truncate", path);
+    f->needs_rebuild_ = true;
+    f->rebuild_reason_ = reason;
+  }
+  {
+    absl::MutexLock lock(&f->map_mu_);
+    RETURN_IF_ERROR(f->Map(slots));
+  }
+  // Any write from now on may leave records newer than the last clean
+  // close: the header says "not clean" before the first one.
+  RETURN_IF_ERROR(f->WriteHeader(/*clean=*/false));
+  if (fdatasync(fd) != 0) return Errno("sync", path);
+  return f;
+}
+
+absl::Status RefineFile::Map(uint64_t capacity) {
+  const size_t bytes = kHeaderBytes + capacity * slot_bytes_;
+  if (ftruncate(fd_, off_t(bytes)) != 0) return Errno("grow", path_);
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  if (p == MAP_FAILED) return Errno("mmap", path_);
+  // Candidates are scattered: no read-ahead beyond the page asked for.
+  madvise(p, bytes, MADV_RANDOM);
+  if (map_ != nullptr) munmap(map_, kHeaderBytes + capacity_ * slot_bytes_);
+  map_ = static_cast<uint8_t*>(p);
+  capacity_ = capacity;
+  return absl::OkStatus();
+}
+
+absl::Status RefineFile::EnsureCapacity(uint64_t slots) {
+  {
+    absl::ReaderMutexLock lock(&map_mu_);
+    if (slots <= capacity_) return absl::OkStatus();
+  }
+  absl::MutexLock lock(&map_mu_);
+  if (slots <= capacity_) return absl::OkStatus();
+  // Grow by half again so appends in id order remap O(log n) times.
+  return Map(std::max({slots, capacity_ + capacity_ / 2, kMinGrowSlots}));
+}
+
+absl::Status RefineFile::WriteHeader(bool clean) {
+  Header h{};
+  h.magic = kMagic;
+  h.format = kFormat;
+  h.record_bytes = record_bytes_;
+  h.clean = clean ? 1 : 0;
+  h.identity = identity_;
+  h.crc = HeaderCrc(h);
+  if (pwrite(fd_, &h, sizeof(h), 0) != ssize_t(sizeof(h))) {
+    return Errno("write header", path_);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RefineFile::MarkRebuilt() {
+  needs_rebuild_ = false;
+  rebuild_reason_.clear();
+  return Sync();
+}
+
+absl::Status RefineFile::Put(int64_t id, const uint8_t* record) {
+  if (id < 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("refine file {}: negative id {}", path_, id));
+  }
+  RETURN_IF_ERROR(EnsureCapacity(uint64_t(id) + 1));
+  absl::ReaderMutexLock lock(&map_mu_);
+  uint8_t* slot = map_ + kHeaderBytes + uint64_t(id) * slot_bytes_;
+  // Clear the mark first: a reader racing this write sees "absent" or the
+  // finished record, and the CRC catches a torn one after a crash.
+  StoreWord(slot, 0);
+  std::memcpy(slot + kPrefixBytes, record, record_bytes_);
+  StoreWord(slot + 4, Crc(record, record_bytes_));
+  StoreWord(slot, kPresent);
+  return absl::OkStatus();
+}
+
+absl::Status RefineFile::Erase(int64_t id) {
+  absl::ReaderMutexLock lock(&map_mu_);
+  if (id < 0 || uint64_t(id) >= capacity_) return absl::OkStatus();
+  StoreWord(map_ + kHeaderBytes + uint64_t(id) * slot_bytes_, 0);
+  return absl::OkStatus();
+}
+
+void RefineFile::Read(const int64_t* ids, size_t n, uint8_t* out,
+                      std::vector<bool>* found) const {
+  found->assign(n, false);
+  absl::ReaderMutexLock lock(&map_mu_);
+  for (size_t i = 0; i < n; ++i) {
+    if (ids[i] < 0 || uint64_t(ids[i]) >= capacity_) continue;
+    const uint8_t* slot = map_ + kHeaderBytes + uint64_t(ids[i]) * slot_bytes_;
+    if (LoadWord(slot) != kPresent) continue;
+    const uint32_t crc = LoadWord(slot + 4);
+    uint8_t* dst = out + i * record_bytes_;
+    std::memcpy(dst, slot + kPrefixBytes, record_bytes_);
+    (*found)[i] = Crc(dst, record_bytes_) == crc;
+  }
+}
+
+absl::Status RefineFile::Sync() {
+  {
+    absl::ReaderMutexLock lock(&map_mu_);
+    if (map_ != nullptr &&
+        msync(map_, kHeaderBytes + capacity_ * slot_bytes_, MS_SYNC) != 0) {
+      return Errno("msync", path_);
+    }
+  }
+  if (fdatasync(fd_) != 0) return Errno("sync", path_);
+  return absl::OkStatus();
+}
+
+absl::Status RefineFile::Close() {
+  RETURN_IF_ERROR(Sync());
+  RETURN_IF_ERROR(WriteHeader(/*clean=*/!needs_rebuild_));
+  if (fdatasync(fd_) != 0) return Errno("sync", path_);
+  return absl::OkStatus();
+}
+
+uint64_t RefineFile::file_bytes() const {
+  absl::ReaderMutexLock lock(&map_mu_);
+  return kHeaderBytes + capacity_ * slot_bytes_;
+}
+
+}  // namespace qvdb

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <limits>
@@ -161,6 +162,85 @@ TEST(GpuSimTest, HalfConversionRoundsToNearestEvenAndSaturates) {
   const LutScale s = ChooseLutScale(LutPrecision::kE4M3, -3.0f, 1000.0f);
   EXPECT_LE(1003.0f * s.scale, kFp8E4M3Max);
   EXPECT_GT(1003.0f * s.scale * 2.0f, kFp8E4M3Max);
+}
+
+// Scalar references for the reduced-precision tables, independent of
+// gpu_math.h's bit manipulation: float16 rounding from the compiler's
+// _Float16, E4M3 rounding by searching the 127 non-negative codes for the
+// nearest value (ties to the even code). Stored values are >= 0 (entries
+// minus the table's minimum) and within the format's range.
+float RefHalf(float x) { return float(static_cast<_Float16>(x)); }
+
+float RefE4M3(float x) {
+  float best = 0.0f, best_err = std::numeric_limits<float>::infinity();
+  for (int c = 0; c < 0x7F; ++c) {  // 0x7F is NaN
+    const float v = Fp8E4M3ToFloat(uint8_t(c));
+    const float err = std::fabs(v - x);
+    if (err < best_err || (err == best_err && c % 2 == 0)) {
+      best = v;
+      best_err = err;
+    }
+  }
+  return best;
+}
+
+TEST(GpuSimTest, ReducedPrecisionTablesMatchAScalarReference) {
+  std::mt19937 rng(3);
+  for (bool inner_product : {false, true}) {
+    for (int nbits : {4, 8}) {
+      const int m = 16, ksub = 1 << nbits;
+      // L2 entries are >= 0; inner-product entries -<q_j, y_jk> change sign.
+      std::uniform_real_distribution<float> entry(
+          inner_product ? -300.0f : 0.0f, inner_product ? 300.0f : 2e4f);
+      std::vector<float> table(size_t(m) * ksub);
+      for (float& x : table) x = entry(rng);
+      const float lo = *std::min_element(table.begin(), table.end());
+      const float hi = *std::max_element(table.begin(), table.end());
+      for (LutPrecision p : {LutPrecision::kF16, LutPrecision::kE4M3}) {
+        const bool half = p == LutPrecision::kF16;
+        SCOPED_TRACE(::testing::Message()
+                     << (inner_product ? "IP" : "L2") << " nbits " << nbits
+                     << (half ? " f16" : " e4m3"));
+        const LutScale s = ChooseLutScale(p, lo, hi);
+        // The largest power of two that keeps the range within the format.
+        const float max_stored = half ? 65504.0f : kFp8E4M3Max;
+        EXPECT_EQ(s.lo, lo);
+        EXPECT_EQ(s.scale,
+                  std::exp2(std::floor(std::log2(max_stored / (hi - lo)))));
+        std::vector<uint8_t> lut(table.size() * LutEntryBytes(p));
+        std::vector<float> want_entry(table.size());
+        for (size_t i = 0; i < table.size(); ++i) {
+          StoreLutEntry(p, s, lut.data(), int(i), table[i]);
+          const float stored = (table[i] - s.lo) * s.scale;
+          want_entry[i] = half ? RefHalf(stored) : RefE4M3(stored);
+          ASSERT_EQ(LoadLutEntry(p, lut.data(), int(i)), want_entry[i])
+              << "entry " << i << " = " << table[i];
+        }
+        // Per entry, in table units: half an ulp of the largest stored
+        // value (relative 2^-11 or 2^-4 of the range), plus half the
+        // format's smallest step (subnormals) divided by the scale.
+        const double entry_err = (hi - lo) * (half ? 0x1p-11 : 0x1p-4) +
+                                 (half ? 0x1p-25 : 0x1p-10) / s.scale;
+        std::uniform_int_distribution<int> byte(0, 255);
+        for (int t = 0; t < 300; ++t) {
+          std::vector<uint8_t> code(size_t(m) * nbits / 8);
+          for (uint8_t& b : code) b = uint8_t(byte(rng));
+          double want = 0, exact = 0;
+          for (int j = 0; j < m; ++j) {
+            const int e = j * ksub + PqSubCode(code.data(), j, nbits);
+            want += want_entry[e];
+            exact += table[e];
+          }
+          want = double(m) * lo + want / s.scale;
+          const float got =
+              PqCodeDistance(p, s, lut.data(), code.data(), m, nbits);
+          ASSERT_NEAR(got, want, 1e-5 * std::max(std::fabs(want), 1.0));
+          ASSERT_LE(std::fabs(got - exact),
+                    m * entry_err + 1e-4 * std::fabs(exact));
+        }
+      }
+    }
+  }
 }
 
 TEST(GpuSimTest, PqScanEqualsTheCpuIndex) {

@@ -1,8 +1,12 @@
-// Micro-benchmarks of the 4-bit PQ fast-scan kernels (pq4_fast_scan.h) at
-// every SIMD level, single-threaded. items_per_second is codes scored per
-// second on one core (query-code pairs for the multi-query variants).
+// Micro-benchmarks of the 4-bit PQ fast-scan kernels (pq4_fast_scan.h) and
+// of RaBitQ's bit-plane kernel (rabitq_kernels.h) at every SIMD level,
+// single-threaded. items_per_second is codes scored per second on one core
+// (query-code pairs for the multi-query variants); for RaBitQDot,
+// bytes_per_second counts the codes' bit planes (d/8 bytes per bit), not
+// the 12 bytes of factors each code also carries (and the kernel skips).
 //
 //   build/<dir>/bench/qvdb-kernels-bench --benchmark_filter=ScanPq4/
+//   build/<dir>/bench/qvdb-kernels-bench --benchmark_filter=RaBitQDot/
 //
 // Args: level (0 scalar, 1 avx2, 2 avx512), M, list size. The Faiss row is
 // Debian's libfaiss IndexPQFastScan end to end (LUT + scan + top-10); that
@@ -21,6 +25,7 @@
 #include <vector>
 
 #include "index/kernels/pq4_fast_scan.h"
+#include "index/kernels/rabitq_kernels.h"
 #include "index/kernels/simd_level.h"
 
 namespace qvdb {
@@ -162,6 +167,45 @@ void MultiArgs(benchmark::internal::Benchmark* b) {
   }
 }
 
+// Args: level, d, code bits, query bits, codes. RaBitQ codes with their
+// 12 bytes of factors, as the codec lays them out.
+void BM_RaBitQDot(benchmark::State& state) {
+  SimdLevel level;
+  if (!LevelFromArg(state, &level)) return;
+  const int d = int(state.range(1)), code_bits = int(state.range(2));
+  const int query_bits = int(state.range(3));
+  const size_t n = size_t(state.range(4));
+  const int nbytes = (d + 7) / 8;
+  const size_t stride = size_t(code_bits) * nbytes + 12;
+  std::mt19937 rng(42);
+  std::vector<uint8_t> codes(n * stride);
+  for (uint8_t& c : codes) c = uint8_t(rng());
+  std::vector<int8_t> digits(d);
+  const int top = (1 << (query_bits - 1)) - 1;
+  for (int8_t& u : digits) u = int8_t(int(rng() % (2 * top + 1)) - top);
+  std::vector<uint8_t> planes(RaBitQQueryPlaneBytes(nbytes) * query_bits);
+  PackRaBitQQuery(digits.data(), d, query_bits, planes.data());
+  std::vector<int32_t> out(n);
+  for (auto _ : state) {
+    RaBitQDotBatch(planes.data(), query_bits, codes.data(), n, stride,
+                   code_bits, nbytes, out.data(), level);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(n));
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(n) *
+                          code_bits * nbytes);
+}
+
+void RaBitQArgs(benchmark::internal::Benchmark* b) {
+  for (int level : {0, 1, 2}) {
+    for (int qb : {4, 6, 8}) b->Args({level, 768, 1, qb, 100000});
+    b->Args({level, 768, 2, 7, 100000});
+    b->Args({level, 128, 1, 6, 100000});
+  }
+}
+
+BENCHMARK(BM_RaBitQDot)->Apply(RaBitQArgs);
 BENCHMARK(BM_ScanPq4)->Apply(LevelMSizeArgs);
 BENCHMARK(BM_ScanPq4Below)->Apply(LevelMSizeArgs);
 BENCHMARK(BM_ScanPq4Multi)->Apply(MultiArgs);

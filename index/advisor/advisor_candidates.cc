@@ -35,6 +35,8 @@ double CodecBytes(const CodecSpec& c, int w) {
       return (c.m * c.nbits + 7) / 8 + 1;
     case CodecKind::kRBQ:
       return c.levels * ((w + 7) / 8) + 4;
+    case CodecKind::kRaBitQ:
+      return c.nbits * ((w + 7) / 8) + 12;
   }
   return 4.0 * w;
 }
@@ -49,6 +51,9 @@ double CodecCost(const CodecSpec& c, int w, double n) {
       return 1.25 * c.m * n * std::ldexp(1.0, c.nbits) * w;
     case CodecKind::kRBQ:
       return (10.0 + 5.0 * c.levels) * n * w * w;
+    case CodecKind::kRaBitQ:
+      // One random rotation (an SVD) and a rotation per vector.
+      return 2.0 * n * w * w + 10.0 * double(w) * w * w;
     default:
       return 2.0 * n * w;
   }
@@ -116,6 +121,9 @@ std::vector<AdvisorCandidate> MakeAdvisorCandidates(int dim, size_t n_base,
   add(0, Codec(CodecKind::kRQ, 16, 8));
   for (int b : {1, 2, 4}) {
     add(0, Codec(CodecKind::kRBQ, 0, 0, false, b));
+  }
+  for (int b : {1, 2, 4}) {
+    if (dim <= 4096) add(0, Codec(CodecKind::kRaBitQ, 0, b));
   }
 
   // Refined variants of the coarse codecs (fewer bytes than SQ8's d).

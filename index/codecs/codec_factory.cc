@@ -7,6 +7,7 @@
 #include "index/codecs/fp8_codec.h"
 #include "index/codecs/pca_codec.h"
 #include "index/codecs/product_quantizer.h"
+#include "index/codecs/rabitq_codec.h"
 #include "index/codecs/recurrent_binary_quantizer.h"
 #include "index/codecs/residual_quantizer.h"
 #include "index/codecs/sq8_codec.h"
@@ -44,6 +45,8 @@ absl::StatusOr<std::unique_ptr<Codec>> MakeCodec(const CodecSpec& spec,
       return AsCodec(RqCodec::Create(dim, spec.m, spec.nbits));
     case CodecKind::kRBQ:
       return AsCodec(RecurrentBinaryQuantizer::Create(dim, spec.levels));
+    case CodecKind::kRaBitQ:
+      return AsCodec(RaBitQCodec::Create(dim, spec.nbits));
   }
   return absl::InvalidArgumentError("unknown codec kind");
 }

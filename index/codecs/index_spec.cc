@@ -11,7 +11,7 @@ namespace {
 
 constexpr char kCodecForms[] =
     "Flat, FP16, SQ8, FP8E4M3, FP8E5M2, PQ<M>x<4|8>[fs], RQ<M>x<nbits>, "
-    "RBQ<B>";
+    "RBQ<B>, RaBitQ<b>";
 constexpr char kSpecForm[] =
     "[PCA<dims>[R],][IVF<nlist>,][codec][,Refine(codec)]";
 
@@ -55,7 +55,8 @@ bool ConsumeInt(std::string_view* s, int* value) {
 bool IsCodecToken(std::string_view t) {
   return t == "Flat" || t == "FP16" || t == "SQ8" ||
          t.starts_with("FP8") || t.starts_with("PQ") ||
-         t.starts_with("RQ") || t.starts_with("RBQ");
+         t.starts_with("RQ") || t.starts_with("RBQ") ||
+         t.starts_with("RaBitQ");
 }
 
 }  // namespace
@@ -72,6 +73,14 @@ absl::StatusOr<CodecSpec> ParseCodecSpec(std::string_view token) {
     c.kind = CodecKind::kRBQ;
     if (!ConsumeInt(&s, &c.levels) || !s.empty() || c.levels > 8) {
       return BadToken(token, "RBQ takes 1 to 8 binary levels, as in RBQ2");
+    }
+    return c;
+  }
+  if (ConsumePrefix(&s, "RaBitQ")) {
+    c.kind = CodecKind::kRaBitQ;
+    if (!ConsumeInt(&s, &c.nbits) || !s.empty() || c.nbits > 8) {
+      return BadToken(token,
+                      "RaBitQ takes 1 to 8 bits per dimension, as in RaBitQ1");
     }
     return c;
   }
@@ -162,6 +171,8 @@ std::string CodecSpec::ToString() const {
       return fmt::format("RQ{}x{}", m, nbits);
     case CodecKind::kRBQ:
       return fmt::format("RBQ{}", levels);
+    case CodecKind::kRaBitQ:
+      return fmt::format("RaBitQ{}", nbits);
   }
   return "?";
 }

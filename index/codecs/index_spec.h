@@ -6,11 +6,11 @@
 //   ivf     := "IVF" <nlist>
 //   codec   := "Flat" | "FP16" | "SQ8" | "FP8E4M3" | "FP8E5M2"
 //            | "PQ" <M> ["x" <4|8>] ["fs"] | "RQ" <M> ["x" <nbits>]
-//            | "RBQ" <B>
+//            | "RBQ" <B> | "RaBitQ" <b>
 //   refine  := "Refine(" codec ")"
 //
 // A missing codec means Flat (so "PCA64" is PCA to 64 float32 dimensions).
-// Examples: "FP8E4M3", "PCA192,FP8E4M3", "PCA64,PQ16x8", "RBQ2",
+// Examples: "FP8E4M3", "PCA192,FP8E4M3", "PCA64,PQ16x8", "RBQ2", "RaBitQ1",
 // "IVF1024,PQ32x4fs,Refine(FP8E4M3)".
 #pragma once
 
@@ -22,12 +22,23 @@
 
 namespace qvdb {
 
-enum class CodecKind { kFlat, kFP16, kSQ8, kFP8E4M3, kFP8E5M2, kPQ, kRQ, kRBQ };
+enum class CodecKind {
+  kFlat,
+  kFP16,
+  kSQ8,
+  kFP8E4M3,
+  kFP8E5M2,
+  kPQ,
+  kRQ,
+  kRBQ,
+  kRaBitQ,
+};
 
 struct CodecSpec {
   CodecKind kind = CodecKind::kFlat;
   int m = 0;               // PQ: sub-quantizers; RQ: stages
-  int nbits = 0;           // PQ: 4 or 8; RQ: 1..16 bits per stage
+  int nbits = 0;           // PQ: 4 or 8; RQ: 1..16 bits per stage;
+                           // RaBitQ: 1..8 bits per dimension
   bool fast_scan = false;  // PQ x4 only: SIMD fast-scan list layout
   int levels = 0;          // RBQ: binary vectors (bits) per dimension
 

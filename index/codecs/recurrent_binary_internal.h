@@ -14,18 +14,12 @@
 #include <random>
 
 #include "base/status_macros.h"
+#include "index/codecs/orthogonal_matrix.h"
 #include "index/codecs/recurrent_binary_quantizer.h"
 #include "index/kernels/binary_distance.h"
 #include "index/kernels/binary_kernels.h"
 #include "index/kernels/simd_level.h"
 #include "index/search/top_k.h"
-
-// LAPACK (linked through qvdb_faiss): divide-and-conquer SVD, several times
-// faster than dgesvd when all singular vectors are wanted.
-extern "C" void dgesdd_(const char* jobz, const int* m, const int* n, double* a,
-                        const int* lda, double* s, double* u, const int* ldu,
-                        double* vt, const int* ldvt, double* work,
-                        const int* lwork, int* iwork, int* info);
 
 namespace qvdb {
 
@@ -43,50 +37,6 @@ inline const int8_t* BytePairDotTable() {
     return t;
   }();
   return table.data();
-}
-
-// The orthogonal matrix O closest to m (d x d, row-major), i.e. the one that
-// maximises trace(O^T m): O = U V^T for m = U S V^T.
-inline absl::StatusOr<std::vector<double>> NearestOrthogonal(
-    std::vector<double> m, int d) {
-  // LAPACK is column-major, so it sees m^T = U' S V'^T; then
-  // O = V' U'^T = (U' V'^T)^T, and the column-major product U' V'^T read
-  // row-major is exactly O.
-  std::vector<double> s(d), u(size_t(d) * d), vt(size_t(d) * d);
-  std::vector<int> iwork(8 * size_t(d));
-  int info = 0, lwork = -1;
-  double wsize = 0;
-  dgesdd_("A", &d, &d, m.data(), &d, s.data(), u.data(), &d, vt.data(), &d,
-          &wsize, &lwork, iwork.data(), &info);
-  if (info != 0) {
-    return absl::InternalError(
-        fmt::format("LAPACK dgesdd workspace query failed (info={})", info));
-  }
-  lwork = int(wsize);
-  std::vector<double> work(std::max(lwork, 1));
-  dgesdd_("A", &d, &d, m.data(), &d, s.data(), u.data(), &d, vt.data(), &d,
-          work.data(), &lwork, iwork.data(), &info);
-  if (info != 0) {
-    return absl::InternalError(fmt::format(
-        "LAPACK dgesdd failed (info={}) while fitting the RBQ rotation: "
-        "check the training vectors",
-        info));
-  }
-  std::vector<double> o(size_t(d) * d);
-  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, d, d, d, 1.0, u.data(),
-              d, vt.data(), d, 0.0, o.data(), d);
-  return o;
-}
-
-// A uniformly random orthogonal matrix: the orthogonal polar factor of a
-// Gaussian matrix.
-inline absl::StatusOr<std::vector<double>> RandomOrthogonal(int d,
-                                                            uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> gauss(0, 1);
-  std::vector<double> g(size_t(d) * d);
-  for (double& v : g) v = gauss(rng);
-  return NearestOrthogonal(std::move(g), d);
 }
 
 // Packs +1/-1 values into bits (set for +1); padding bits stay 0.

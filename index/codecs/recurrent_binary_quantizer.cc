@@ -63,30 +63,7 @@ size_t RecurrentBinaryQuantizer::code_size() const {
 
 void RecurrentBinaryQuantizer::Rotate(const float* x, size_t n,
                                       const float* center, float* z) const {
-  const int d = dim();
-  if (n == 1) {
-    // A single query: a plain matrix-vector product, no BLAS threads.
-    std::vector<float> xc(x, x + d);
-    if (center != nullptr) {
-      for (int j = 0; j < d; ++j) xc[j] -= center[j];
-    }
-    for (int i = 0; i < d; ++i) {
-      const float* row = rotation_.data() + size_t(i) * d;
-      float s = 0;
-      for (int j = 0; j < d; ++j) s += row[j] * xc[j];
-      z[i] = s;
-    }
-    return;
-  }
-  std::vector<float> xc(x, x + n * d);
-  if (center != nullptr) {
-    for (size_t i = 0; i < n; ++i) {
-      for (int j = 0; j < d; ++j) xc[i * d + j] -= center[j];
-    }
-  }
-  // Rows: z = (x - center) R^T.
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), d, d, 1.0f,
-              xc.data(), d, rotation_.data(), d, 0.0f, z, d);
+  RotateRows(rotation_, dim(), x, n, center, z);
 }
 
 void RecurrentBinaryQuantizer::EncodeRotated(const float* z, uint8_t* code,
@@ -170,17 +147,50 @@ absl::Status RecurrentBinaryQuantizer::DoTrain(const float* x, size_t n) {
   rotation_.assign(rot.begin(), rot.end());
   scales_.assign(levels_, 1.0f);
 
-  std::vector<float> z(ns * d), zhat(ns * d);
+  // Learning the rotation costs about 2 nl d^2 (two products with the
+  // sample) + 10 d^3 (the SVD) multiply-adds per round on nl sample rows:
+  // keep it within kRotationBudget by learning on a seeded subset of the
+  // sample and, if that is not enough, fewer rounds.
+  const double dd = double(d) * d;
+  const int wanted_rounds = options_.learn_rotation ? options_.iterations : 0;
+  size_t nl = ns;
+  int rounds = wanted_rounds;
+  if (rounds > 0) {
+    const double rows_in_budget =
+        kRotationBudget / (double(rounds) * 2.0 * dd);
+    nl = std::min(ns, std::max(kMinLearnRows, size_t(rows_in_budget)));
+    const double per_round = 2.0 * double(nl) * dd + 10.0 * dd * d;
+    rounds = std::min(rounds,
+                      std::max(kMinLearnRounds, int(kRotationBudget / per_round)));
+  }
+  std::vector<float> xl;  // the learning rows (xc itself when nl == ns)
+  if (nl < ns) {
+    std::vector<size_t> pick(ns);
+    std::iota(pick.begin(), pick.end(), size_t(0));
+    std::mt19937_64 rng(options_.seed + 1);
+    for (size_t i = 0; i < nl; ++i) {
+      std::uniform_int_distribution<size_t> u(i, ns - 1);
+      std::swap(pick[i], pick[u(rng)]);
+    }
+    xl.resize(nl * d);
+    for (size_t k = 0; k < nl; ++k) {
+      std::copy_n(&xc[pick[k] * d], d, &xl[k * d]);
+    }
+  }
+  const float* learn = nl < ns ? xl.data() : xc.data();
+  learn_rows_ = nl;
+  learn_rounds_ = rounds;
+
+  std::vector<float> z(nl * d), zhat(nl * d);
   std::vector<uint8_t> code(code_size());
   std::vector<float> best_rotation, best_scales, start_rotation, start_scales;
   double best_error = std::numeric_limits<double>::infinity(), start_error = 0;
-  const int rounds = options_.learn_rotation ? options_.iterations : 0;
   for (int it = 0; it <= rounds; ++it) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(ns), d, d, 1.0f,
-                xc.data(), d, rotation_.data(), d, 0.0f, z.data(), d);
-    FitScales(z.data(), ns);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nl), d, d, 1.0f,
+                learn, d, rotation_.data(), d, 0.0f, z.data(), d);
+    FitScales(z.data(), nl);
     double error = 0;
-    for (size_t k = 0; k < ns; ++k) {
+    for (size_t k = 0; k < nl; ++k) {
       float* zh = &zhat[k * d];
       EncodeRotated(&z[k * d], code.data(), zh);
       for (int j = 0; j < d; ++j) {
@@ -202,8 +212,8 @@ absl::Status RecurrentBinaryQuantizer::DoTrain(const float* x, size_t n) {
     // Orthogonal Procrustes: the rotation Q = R^T minimising
     // ||xc Q - zhat|| is the orthogonal polar factor of xc^T zhat.
     std::vector<float> m(size_t(d) * d);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, int(ns), 1.0f,
-                xc.data(), d, zhat.data(), d, 0.0f, m.data(), d);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, int(nl), 1.0f,
+                learn, d, zhat.data(), d, 0.0f, m.data(), d);
     ASSIGN_OR_RETURN(
         std::vector<double> q,
         NearestOrthogonal(std::vector<double>(m.begin(), m.end()), d));
@@ -215,7 +225,7 @@ absl::Status RecurrentBinaryQuantizer::DoTrain(const float* x, size_t n) {
   }
   rotation_ = std::move(best_rotation);
   scales_ = std::move(best_scales);
-  train_error_ = best_error / ns;
+  train_error_ = best_error / nl;
   rotation_learned_ = rounds > 0 && best_error < start_error;
   // A lower reconstruction error does not always mean better neighbours: on
   // tightly clustered data the learned rotation spends the first levels on
@@ -229,7 +239,7 @@ absl::Status RecurrentBinaryQuantizer::DoTrain(const float* x, size_t n) {
     const double random = SampleRecall(xc.data(), ns);
     if (random > learned) {
       rotation_learned_ = false;
-      train_error_ = start_error / ns;
+      train_error_ = start_error / nl;
     } else {
       rotation_ = std::move(start_rotation);
       scales_ = std::move(start_scales);

@@ -51,7 +51,8 @@ class RecurrentBinaryQuantizer : public Codec {
     // Learn the rotation (true) or keep a random orthogonal one (false, the
     // baseline the learned rotation is measured against). Default: true.
     bool learn_rotation = true;
-    // Alternating-optimisation rounds when learning the rotation. Default: 30.
+    // Alternating-optimisation rounds when learning the rotation (fewer
+    // when kRotationBudget binds). Default: 30.
     int iterations = 30;
     // Seed of the random rotation training starts from. Default: 1234.
     uint64_t seed = 1234;
@@ -71,6 +72,14 @@ class RecurrentBinaryQuantizer : public Codec {
   // Samples at least this large check the learned rotation's search quality
   // against the random one (see rotation_learned()).
   static constexpr size_t kMinRecallCheckSample = 200;
+  // Multiply-adds the rotation learning may spend (about 2 nl d^2 + 10 d^3
+  // per round on nl rows): large d x large samples learn on a seeded subset
+  // of at least kMinLearnRows rows and, if needed, in fewer rounds (at least
+  // kMinLearnRounds). siftsmall and sap_minilm stay below it; 100k x 768
+  // learns on 4,238 rows in 15 rounds (docs/codecs.md has the times).
+  static constexpr double kRotationBudget = 1.5e11;
+  static constexpr size_t kMinLearnRows = 2000;
+  static constexpr int kMinLearnRounds = 3;
 
   // levels: binary vectors per embedding, 1..8.
   static absl::StatusOr<std::unique_ptr<RecurrentBinaryQuantizer>> Create(
@@ -96,14 +105,19 @@ class RecurrentBinaryQuantizer : public Codec {
   absl::Status LoadState(ByteReader* r) override;
 
   int levels() const { return levels_; }
-  // Mean squared reconstruction error per vector on the training sample at
-  // the end of training (for diagnostics and tests).
+  // Mean squared reconstruction error per vector on the rows the rotation
+  // was learned on (learn_rows()) at the end of training (for diagnostics
+  // and tests).
   double train_error() const { return train_error_; }
   // Whether the trained rotation is the learned one. False with
   // learn_rotation = false, and also when learning lowered the reconstruction
   // error but not recall@10 of 100 sample vectors searched among the sample:
   // then the random start rotation is kept.
   bool rotation_learned() const { return rotation_learned_; }
+  // Rows and rounds the last training learned the rotation with (after
+  // kRotationBudget's bound; rounds is 0 without learning).
+  size_t learn_rows() const { return learn_rows_; }
+  int learn_rounds() const { return learn_rounds_; }
 
  protected:
   absl::Status DoTrain(const float* x, size_t n) override;
@@ -139,6 +153,8 @@ class RecurrentBinaryQuantizer : public Codec {
   std::vector<float> scales_;    // levels: s_l
   double train_error_ = 0;
   bool rotation_learned_ = false;
+  size_t learn_rows_ = 0;
+  int learn_rounds_ = 0;
   // Derived: R * mean and its byte tables, for symmetric inner products.
   std::vector<float> rotated_mean_;
   std::vector<float> rotated_mean_tables_;

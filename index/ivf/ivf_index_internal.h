@@ -49,10 +49,11 @@ inline float L2(const float* a, const float* b, int d) {
 }
 
 // Residual coding pays off for codecs whose error scales with the data's
-// spread (PQ, RQ); scalar codecs keep absolute values.
+// spread (PQ, RQ, RaBitQ); scalar codecs keep absolute values.
 inline bool UsesResidual(const IndexSpec& spec) {
   return spec.ivf_nlist > 0 && (spec.codec.kind == CodecKind::kPQ ||
-                                spec.codec.kind == CodecKind::kRQ);
+                                spec.codec.kind == CodecKind::kRQ ||
+                                spec.codec.kind == CodecKind::kRaBitQ);
 }
 
 inline std::unique_ptr<ListScanner> MakeScanner(const IndexSpec& spec,

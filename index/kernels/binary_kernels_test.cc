@@ -13,6 +13,7 @@
 
 #include "index/kernels/binary_distance.h"
 #include "index/kernels/binary_kernels_internal.h"
+#include "index/kernels/guarded_bytes_for_test.h"
 #include "index/kernels/simd_level.h"
 
 namespace qvdb {
@@ -20,33 +21,7 @@ namespace {
 
 namespace bi = binary_internal;
 
-// Bytes that end exactly at an inaccessible page, so that a kernel reading
-// past the last code's bit strings crashes the test instead of passing.
-class GuardedBytes {
- public:
-  explicit GuardedBytes(size_t size) : size_(size) {
-    page_ = size_t(sysconf(_SC_PAGESIZE));
-    const size_t data_pages = (size + page_ - 1) / page_;
-    map_bytes_ = (data_pages + 1) * page_;
-    void* map = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    EXPECT_NE(map, MAP_FAILED);
-    map_ = static_cast<uint8_t*>(map);
-    EXPECT_EQ(mprotect(map_ + data_pages * page_, page_, PROT_NONE), 0);
-    data_ = map_ + data_pages * page_ - size;
-  }
-  ~GuardedBytes() { munmap(map_, map_bytes_); }
-  GuardedBytes(const GuardedBytes&) = delete;
-  GuardedBytes& operator=(const GuardedBytes&) = delete;
-
-  uint8_t* data() { return data_; }
-  size_t size() const { return size_; }
-
- private:
-  size_t size_, page_ = 0, map_bytes_ = 0;
-  uint8_t* map_ = nullptr;
-  uint8_t* data_ = nullptr;
-};
+using ::qvdb::testing::GuardedBytes;
 
 struct Variant {
   std::string name;

@@ -1,0 +1,407 @@
+#include "index/codecs/rabitq_codec.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "index/codecs/codec_factory.h"
+#include "index/codecs/index_spec.h"
+#include "index/codecs/recurrent_binary_quantizer.h"
+#include "index/search/flat_search.h"
+#include "index/search/ground_truth.h"
+#include "index/vector_index.h"
+#include "tests/codec_recall.h"
+#include "tests/test_data.h"
+
+namespace qvdb {
+namespace {
+
+using testing::CodecRecall;
+using testing::Dataset;
+
+// Unequal variances and a non-zero mean, so centring matters.
+std::vector<float> Gaussian(size_t n, int d, uint64_t seed, float shift = 0) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g(0, 1);
+  std::vector<float> x(n * d);
+  for (size_t i = 0; i < n * d; ++i) {
+    x[i] = shift + g(rng) / std::sqrt(1.0f + 0.3f * float(i % d));
+  }
+  return x;
+}
+
+std::unique_ptr<RaBitQCodec> Trained(int d, int bits,
+                                     const std::vector<float>& x,
+                                     RaBitQCodec::Options options = {}) {
+  auto c = RaBitQCodec::Create(d, bits, options);
+  EXPECT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE((*c)->Train(x.data(), x.size() / d).ok());
+  return *std::move(c);
+}
+
+std::vector<uint8_t> EncodeAll(const Codec& c, const std::vector<float>& x) {
+  std::vector<uint8_t> codes(x.size() / c.dim() * c.code_size());
+  EXPECT_TRUE(c.Encode(x.data(), x.size() / c.dim(), codes.data()).ok());
+  return codes;
+}
+
+
+TEST(RaBitQCodecTest, CreateRejectsBadShapes) {
+  EXPECT_FALSE(RaBitQCodec::Create(16, 0).ok());
+  EXPECT_FALSE(RaBitQCodec::Create(16, 9).ok());
+  EXPECT_FALSE(RaBitQCodec::Create(0, 1).ok());
+  EXPECT_FALSE(RaBitQCodec::Create(RaBitQCodec::kMaxDim + 1, 1).ok());
+  RaBitQCodec::Options o;
+  o.query_bits = 1;
+  EXPECT_FALSE(RaBitQCodec::Create(16, 1, o).ok());
+  o.query_bits = 9;
+  EXPECT_FALSE(RaBitQCodec::Create(16, 1, o).ok());
+  auto c = RaBitQCodec::Create(100, 3);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*c)->code_size(), 3u * 13 + 12);
+  EXPECT_EQ((*c)->spec(), "RaBitQ3");
+  EXPECT_EQ((*c)->query_bits(), 8);
+}
+
+TEST(RaBitQCodecTest, SpecGrammar) {
+  for (int b = 1; b <= 8; ++b) {
+    const std::string text = fmt::format("RaBitQ{}", b);
+    auto spec = ParseIndexSpec(text);
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    EXPECT_EQ(spec->codec.kind, CodecKind::kRaBitQ);
+    EXPECT_EQ(spec->codec.nbits, b);
+    EXPECT_EQ(spec->ToString(), text);
+  }
+  for (const char* bad : {"RaBitQ", "RaBitQ0", "RaBitQ9", "RaBitQ1x", "RaBitQ-1"}) {
+    auto spec = ParseIndexSpec(bad);
+    ASSERT_FALSE(spec.ok()) << bad;
+    EXPECT_NE(spec.status().message().find(bad), std::string_view::npos)
+        << spec.status();
+  }
+  for (const char* good : {"PCA64,RaBitQ1", "IVF16,RaBitQ2,Refine(Flat)",
+                           "PCA32R,IVF8,RaBitQ4"}) {
+    auto spec = ParseIndexSpec(good);
+    ASSERT_TRUE(spec.ok()) << good << ": " << spec.status();
+    EXPECT_EQ(spec->ToString(), good);
+  }
+  auto codec = MakeCodecFromString("PCA16,RaBitQ2", 64);
+  ASSERT_TRUE(codec.ok()) << codec.status();
+  EXPECT_EQ((*codec)->spec(), "PCA16,RaBitQ2");
+  EXPECT_EQ((*codec)->code_size(), 2u * 2 + 12);
+}
+
+// The estimator of <r, v> (r = x - mean) is unbiased: averaged over random
+// data and rotations, the error normalised by ||r|| ||v|| has mean ~0. Its
+// per-pair spread is about 0.75 / sqrt(d) at 1 bit; the tolerance on the
+// mean is 4 standard errors of that mean plus 0.002 for the query's
+// quantization. Most errors also fall inside DistanceBounds' interval.
+TEST(RaBitQCodecTest, EstimatorIsUnbiasedAndWithinItsBound) {
+  const int d = 128;
+  const size_t n = 1000, nq = 20;
+  for (int bits : {1, 2, 4}) {
+    for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+      double sum = 0, sum2 = 0;
+      size_t count = 0, inside = 0;
+      for (uint64_t seed = 1; seed <= 4; ++seed) {
+        const std::vector<float> x = Gaussian(n, d, seed, 0.5f);
+        const std::vector<float> q = Gaussian(nq, d, 100 + seed, 0.5f);
+        RaBitQCodec::Options o;
+        o.seed = seed;
+        auto c = Trained(d, bits, x, o);
+        const std::vector<uint8_t> codes = EncodeAll(*c, x);
+        std::vector<float> mean(d, 0.0f);
+        for (size_t i = 0; i < n; ++i)
+          for (int j = 0; j < d; ++j) mean[j] += x[i * d + j] / float(n);
+        std::vector<float> est(n), radius(n);
+        for (size_t k = 0; k < nq; ++k) {
+          const float* qk = &q[k * d];
+          auto qd = c->MakeRaBitQQueryDistance(qk, metric);
+          qd->DistanceBounds(codes.data(), n, est.data(), radius.data());
+          for (size_t i = 0; i < n; ++i) {
+            const float* xi = &x[i * d];
+            double exact = 0, r_norm2 = 0, v_norm2 = 0;
+            for (int j = 0; j < d; ++j) {
+              const double r = xi[j] - mean[j];
+              const double v = metric == Metric::kL2 ? qk[j] - mean[j] : qk[j];
+              r_norm2 += r * r;
+              v_norm2 += v * v;
+              exact += metric == Metric::kL2 ? (xi[j] - qk[j]) * (xi[j] - qk[j])
+                                             : -double(xi[j]) * qk[j];
+            }
+            const double err = est[i] - exact;
+            // L2 carries -2 <r, v>; IP -<r, v>.
+            const double scale = (metric == Metric::kL2 ? 2.0 : 1.0) *
+                                 std::sqrt(r_norm2 * v_norm2);
+            sum += err / scale;
+            sum2 += (err / scale) * (err / scale);
+            inside += std::fabs(err) <= radius[i] * 1.001 + 1e-4;
+            ++count;
+          }
+        }
+      }
+      const double mean_err = sum / count;
+      const double sd = std::sqrt(sum2 / count - mean_err * mean_err);
+      // Pairs share codes and queries; 1000 x 4 independent codes bound the
+      // effective sample from below.
+      const double tolerance = 4.0 * sd / std::sqrt(4000.0) + 0.002;
+      const double coverage = double(inside) / count;
+      SCOPED_TRACE(fmt::format("bits={} metric={} mean={:.5f} sd={:.4f} "
+                               "coverage={:.4f}",
+                               bits, MetricName(metric), mean_err, sd,
+                               coverage));
+      std::printf("bits=%d %s mean=%.5f sd=%.4f tol=%.4f coverage=%.4f\n",
+                  bits, std::string(MetricName(metric)).c_str(), mean_err, sd,
+                  tolerance, coverage);
+      EXPECT_LT(std::fabs(mean_err), tolerance);
+      EXPECT_GT(coverage, 0.9);
+    }
+  }
+}
+
+TEST(RaBitQCodecTest, MoreBitsReconstructBetter) {
+  const int d = 96;
+  const std::vector<float> x = Gaussian(2000, d, 3, 1.0f);
+  double last = std::numeric_limits<double>::infinity();
+  for (int bits = 1; bits <= 8; ++bits) {
+    auto c = Trained(d, bits, x);
+    const std::vector<uint8_t> codes = EncodeAll(*c, x);
+    std::vector<float> y(x.size());
+    c->Decode(codes.data(), x.size() / d, y.data());
+    double err = 0, energy = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      err += double(x[i] - y[i]) * (x[i] - y[i]);
+      energy += double(x[i] - 1.0f) * (x[i] - 1.0f);
+    }
+    const double rel = err / energy;
+    std::printf("bits=%d relative reconstruction error %.5f\n", bits, rel);
+    EXPECT_LT(rel, last) << bits;
+    last = rel;
+  }
+  EXPECT_LT(last, 1e-3);  // 8 bits
+}
+
+TEST(RaBitQCodecTest, EveryLevelScoresTheSame) {
+  const int d = 77;
+  const std::vector<float> x = Gaussian(300, d, 5);
+  const std::vector<float> q = Gaussian(3, d, 6);
+  for (int bits : {1, 3}) {
+    std::vector<float> ref;
+    for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2,
+                            SimdLevel::kAvx512}) {
+      RaBitQCodec::Options o;
+      o.level = level;
+      auto c = Trained(d, bits, x, o);
+      const std::vector<uint8_t> codes = EncodeAll(*c, x);
+      std::vector<float> out(300 * 3);
+      for (int k = 0; k < 3; ++k) {
+        c->MakeQueryDistance(&q[k * d], Metric::kL2)
+            ->Distances(codes.data(), 300, out.data() + k * 300);
+      }
+      if (ref.empty()) {
+        ref = out;
+      } else {
+        EXPECT_EQ(out, ref) << SimdLevelName(level);
+      }
+    }
+  }
+}
+
+TEST(RaBitQCodecTest, ZeroResidualAndTinyDims) {
+  for (int d : {1, 2, 3, 7, 9}) {
+    for (int bits : {1, 2, 8}) {
+      std::vector<float> x = Gaussian(50, d, 11);
+      auto c = Trained(d, bits, x);
+      // A vector equal to the mean codes to zero scale; distances stay finite.
+      std::vector<float> mean(d, 0.0f);
+      for (size_t i = 0; i < 50; ++i)
+        for (int j = 0; j < d; ++j) mean[j] += x[i * d + j] / 50.0f;
+      std::vector<uint8_t> code(c->code_size());
+      ASSERT_TRUE(c->Encode(mean.data(), 1, code.data()).ok());
+      float dist = 0;
+      c->MakeQueryDistance(x.data(), Metric::kL2)->Distances(code.data(), 1,
+                                                             &dist);
+      EXPECT_TRUE(std::isfinite(dist)) << d << " " << bits;
+      std::vector<uint8_t> codes = EncodeAll(*c, x);
+      std::vector<float> out(50);
+      c->MakeQueryDistance(x.data(), Metric::kInnerProduct)
+          ->Distances(codes.data(), 50, out.data());
+      for (float v : out) EXPECT_TRUE(std::isfinite(v));
+    }
+  }
+}
+
+TEST(RaBitQCodecTest, EnvelopeRoundTrip) {
+  const int d = 40;
+  const std::vector<float> x = Gaussian(500, d, 21, 0.3f);
+  for (int bits : {1, 2, 5}) {
+    RaBitQCodec::Options o;
+    o.query_bits = 7;
+    auto c = Trained(d, bits, x, o);
+    const std::string bytes = SerializeCodec(*c);
+    auto loaded = DeserializeCodec(bytes);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_EQ((*loaded)->spec(), c->spec());
+    EXPECT_EQ(static_cast<RaBitQCodec&>(**loaded).query_bits(), 7);
+    EXPECT_EQ(EncodeAll(**loaded, x), EncodeAll(*c, x));
+    const std::vector<uint8_t> codes = EncodeAll(*c, x);
+    std::vector<float> a(500), b(500);
+    c->MakeQueryDistance(x.data(), Metric::kL2)->Distances(codes.data(), 500,
+                                                           a.data());
+    (*loaded)->MakeQueryDistance(x.data(), Metric::kL2)
+        ->Distances(codes.data(), 500, b.data());
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(SerializeCodec(**loaded), bytes);
+  }
+}
+
+TEST(RaBitQCodecTest, LoadRejectsBadBytes) {
+  const int d = 24;
+  auto c = Trained(d, 2, Gaussian(100, d, 31));
+  const std::string bytes = SerializeCodec(*c);
+  // Every truncation is an error, never a crash.
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    EXPECT_FALSE(DeserializeCodec(bytes.substr(0, len)).ok()) << len;
+  }
+  // The state starts after magic, version, spec string and dim.
+  const size_t state = 4 + 4 + 8 + std::string("RaBitQ2").size() + 4;
+  auto corrupt = [&](size_t at, const void* v, size_t size) {
+    std::string b = bytes;
+    std::memcpy(b.data() + at, v, size);
+    return DeserializeCodec(b).status();
+  };
+  const uint32_t three = 3, big = 99;
+  EXPECT_EQ(corrupt(state, &three, 4).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(corrupt(state + 4, &big, 4).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(corrupt(state + 8, &big, 4).code(), absl::StatusCode::kDataLoss);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), two = 2.0f;
+  const size_t mean_at = state + 12 + 8;
+  EXPECT_EQ(corrupt(mean_at, &nan, 4).code(), absl::StatusCode::kDataLoss);
+  const size_t rotation_at = mean_at + d * 4 + 8;
+  EXPECT_EQ(corrupt(rotation_at, &two, 4).code(), absl::StatusCode::kDataLoss);
+  const uint64_t huge = uint64_t(1) << 60;
+  EXPECT_EQ(corrupt(rotation_at - 8, &huge, 8).code(),
+            absl::StatusCode::kDataLoss);
+  // A model saved for other dims is refused by a codec of this shape.
+  auto other = RaBitQCodec::Create(d + 1, 2);
+  ASSERT_TRUE(other.ok());
+  ByteWriter w;
+  c->SaveState(&w);
+  ByteReader r(w.bytes());
+  EXPECT_EQ((*other)->LoadState(&r).code(), absl::StatusCode::kDataLoss);
+  EXPECT_FALSE((*other)->is_trained());
+}
+
+TEST(RaBitQCodecTest, RejectsNonFiniteAndUntrained) {
+  auto c = RaBitQCodec::Create(8, 1);
+  ASSERT_TRUE(c.ok());
+  std::vector<float> x(16, 1.0f);
+  std::vector<uint8_t> codes(2 * (*c)->code_size());
+  EXPECT_FALSE((*c)->Encode(x.data(), 2, codes.data()).ok());
+  x[3] = std::numeric_limits<float>::infinity();
+  EXPECT_FALSE((*c)->Train(x.data(), 2).ok());
+}
+
+// Recall@10 of exact search over the codes (no refine), RaBitQ against RBQ
+// at equal bits per dimension (docs/codecs.md has the figures).
+struct RecallCase {
+  const char* name;
+  Dataset (*load)();
+  double floor[3];  // recall@10 floors at 1, 2 and 4 bits
+};
+
+double Recall(const std::string& spec, const Dataset& ds) {
+  auto codec = MakeCodecFromString(spec, int(ds.base.cols));
+  EXPECT_TRUE(codec.ok()) << codec.status();
+  auto r = CodecRecall(**codec, ds, 10);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : 0.0;
+}
+
+class RaBitQRecallTest : public ::testing::TestWithParam<RecallCase> {};
+
+TEST_P(RaBitQRecallTest, AgainstRbqAtEqualBits) {
+  const Dataset ds = GetParam().load();
+  for (int bits : {1, 2, 4}) {
+    const double rabitq = Recall(fmt::format("RaBitQ{}", bits), ds);
+    const double rbq = Recall(fmt::format("RBQ{}", bits), ds);
+    std::printf("%s%s bits=%d RaBitQ %.3f RBQ %.3f\n", ds.name.c_str(),
+                ds.generated ? " (generated)" : "", bits, rabitq, rbq);
+    // Floors a little under the measured figures (docs/codecs.md); RBQ's
+    // learned rotation is a few points ahead at 1 and 2 bits on these sets,
+    // so RaBitQ is not asserted to beat it.
+    const double floor = ds.generated ? 0.3 : GetParam().floor[bits == 4 ? 2 : bits - 1];
+    EXPECT_GE(rabitq, floor) << bits;
+    EXPECT_GE(rabitq, rbq - 0.06) << bits;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Datasets, RaBitQRecallTest,
+    ::testing::Values(
+        RecallCase{"siftsmall", testing::LoadSiftSmall, {0.50, 0.73, 0.89}},
+        RecallCase{"sap_minilm", testing::LoadSapMinilm, {0.73, 0.84, 0.94}}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// Under IVF the codes are residuals to the list centroid; with every list
+// probed the search equals exact scan of those codes, and a refine factor
+// of 4 with Flat lifts recall to nearly exact.
+TEST(RaBitQIvfTest, ResidualCodesAndRefine) {
+  const Dataset ds = testing::LoadSapMinilm();
+  const int d = int(ds.base.cols);
+  for (const char* text : {"IVF8,RaBitQ1", "RaBitQ1,Refine(Flat)",
+                           "IVF8,RaBitQ2,Refine(Flat)", "PCA128,RaBitQ2"}) {
+    auto spec = ParseIndexSpec(text);
+    ASSERT_TRUE(spec.ok());
+    auto index = CreateVectorIndex(*spec, d, ds.metric);
+    ASSERT_TRUE(index.ok()) << index.status();
+    ASSERT_TRUE((*index)->Train(ds.base.data.data(), ds.base.rows).ok());
+    std::vector<int64_t> ids(ds.base.rows);
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(i);
+    ASSERT_TRUE(
+        (*index)->Add(ids.data(), ds.base.data.data(), ds.base.rows).ok());
+    SearchParams p;
+    p.k = 10;
+    p.nprobe = 8;
+    p.refine_factor = 4;
+    auto r = (*index)->Search(ds.queries.data.data(), ds.queries.rows, p);
+    ASSERT_TRUE(r.ok()) << r.status();
+    const double recall = RecallAtK(r->ids, 10, ds.truth, 10);
+    std::printf("%s %s recall@10 %.3f\n", ds.name.c_str(), text, recall);
+    EXPECT_GT(recall, spec->refine ? 0.97 : 0.6) << text;
+  }
+}
+
+// The training-time figures (docs/codecs.md), not run by default:
+//   build/release/index/codecs/rabitq_codec_test
+//     --gtest_also_run_disabled_tests --gtest_filter='*TrainTime*'
+TEST(RaBitQTiming, DISABLED_TrainTime100kx768) {
+  const int d = 768;
+  const size_t n = 100000;
+  const std::vector<float> x = Gaussian(n, d, 77, 0.1f);
+  for (const char* spec : {"RaBitQ1", "RaBitQ2", "RBQ2"}) {
+    auto codec = MakeCodecFromString(spec, d);
+    ASSERT_TRUE(codec.ok());
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE((*codec)->Train(x.data(), n).ok());
+    const double s = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+    std::printf("train %s on %zu x %d: %.2f s\n", spec, n, d, s);
+    if (auto* rbq = dynamic_cast<RecurrentBinaryQuantizer*>(codec->get())) {
+      std::printf("  rotation learned on %zu rows, %d rounds, kept: %d\n",
+                  rbq->learn_rows(), rbq->learn_rounds(),
+                  int(rbq->rotation_learned()));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qvdb

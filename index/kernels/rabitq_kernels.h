@@ -1,0 +1,62 @@
+// Batch kernels of the RaBitQ codec (index/codecs/rabitq_codec.h): integer
+// inner products between one bit-sliced query and n multi-bit codes, at a
+// chosen SIMD level.
+//
+// A code holds `code_bits` bit planes of nbytes = ceil(d / 8) bytes back to
+// back, most significant plane first (bit layout: binary_distance.h, bit j
+// of the vector is bit j % 8 of byte j / 8); plane l carries weight
+// 2^(code_bits - 1 - l), so the planes spell each dimension's unsigned code
+// c_j in [0, 2^code_bits). Whatever follows the planes (the codec's factors)
+// is not read. Code i starts at codes + i * stride.
+//
+// The query is a vector of signed digits u_j, |u_j| <= 2^(query_bits-1) - 1,
+// sliced into query_bits planes in two's complement: plane p holds bit p of
+// each digit, weight 2^p, except the top plane whose weight is
+// -2^(query_bits - 1). Each query plane is RaBitQQueryPlaneBytes(nbytes)
+// bytes, zero past nbytes (PackRaBitQQuery builds them).
+//
+//   out[i] = sum_j c_j(code i) * u_j
+//          = sum_l sum_p 2^(code_bits-1-l) w_p popcount(plane_l & qplane_p)
+//
+// exact in int32 for d * (2^code_bits - 1) * 2^(query_bits-1) < 2^31 (the
+// codec caps d at 4096), so every level returns exactly what the scalar
+// reference returns.
+//
+// How: popcounts of AND-ed 64-bit words; AVX-512 with VPOPCNTQ when the CPU
+// has AVX512_VPOPCNTDQ (else the AVX2 kernels), AVX2 with vpshufb nibble
+// counts (Mula) summed by vpsadbw. Bytes past a code's planes are never read
+// (AVX-512 masked loads; AVX2 copies the last partial 32 bytes).
+//
+// Thread safety: pure functions of their arguments.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "index/kernels/simd_level.h"
+
+namespace qvdb {
+
+inline constexpr int kRaBitQMinQueryBits = 2;
+inline constexpr int kRaBitQMaxQueryBits = 8;
+inline constexpr int kRaBitQMaxCodeBits = 8;
+
+// Bytes of one query plane for codes of nbytes bytes per plane: a multiple
+// of 64, so SIMD loads of a plane never run past it.
+inline size_t RaBitQQueryPlaneBytes(int nbytes) {
+  return (size_t(nbytes) + 63) / 64 * 64;
+}
+
+// Slices d signed digits (|digits[j]| <= 2^(query_bits-1) - 1) into
+// query_bits planes of RaBitQQueryPlaneBytes(ceil(d/8)) bytes each at
+// `planes` (zeroing the padding).
+void PackRaBitQQuery(const int8_t* digits, int d, int query_bits,
+                     uint8_t* planes);
+
+// out[i] = sum_j c_j(code i) * u_j for n codes (see above). n == 0 writes
+// nothing; query_bits in [2, 8], code_bits in [1, 8], nbytes >= 1.
+void RaBitQDotBatch(const uint8_t* query_planes, int query_bits,
+                    const uint8_t* codes, size_t n, size_t stride,
+                    int code_bits, int nbytes, int32_t* out, SimdLevel level);
+
+}  // namespace qvdb

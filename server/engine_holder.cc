@@ -104,64 +104,58 @@ absl::StatusOr<EngineHolder::RestoreResult> EngineHolder::Restore(
   const fs::path relative = fs::relative(snapshot_path, data_dir, ec);
   if (ec || relative.empty() || *relative.begin() == "..") {
     return absl::FailedPreconditionError(
-        fmt::format("snapshot {} lies outside the data directory {}",
-                    snapshot_path, data_dir));
+        fmt::format("snapshot \"{}\" lies outside the data directory",
+                    snapshot));
   }
   const std::string replaced =
       fmt::format("{}.replaced-{}", data_dir, UtcStamp());
   if (fs::exists(replaced, ec)) {
-    return absl::AlreadyExistsError(fmt::format(
-        "{} exists (a restore in the same second?); retry in a second",
-        replaced));
+    return absl::AlreadyExistsError(
+        "a restore ran in this same second; retry in a second");
   }
 
-  ASSIGN_OR_RETURN(
-      std::shared_ptr<Engine> engine,
-      Withdraw(
-          fmt::format("restoring snapshot \"{}\"; retry shortly", snapshot),
-          drain));
+  // 1. Copy the snapshot beside D while the engine still serves (the
+  //    snapshot is immutable). A leftover of an earlier attempt goes first.
+  const std::string staging = Storage::RestoreStagingDir(data_dir);
+  fs::remove_all(staging, ec);
+  RETURN_IF_ERROR(Engine::RestoreSnapshot(snapshot_path, staging));
+  Step("staged");
+
+  auto withdrawn = Withdraw(
+      fmt::format("restoring snapshot \"{}\"; retry shortly", snapshot),
+      drain);
+  if (!withdrawn.ok()) {
+    fs::remove_all(staging, ec);
+    return withdrawn.status();
+  }
+  std::shared_ptr<Engine> engine = *std::move(withdrawn);
   spdlog::info("event=restore_begin snapshot={} data={}", snapshot, data_dir);
-  // Close: flush and release RocksDB's lock on the directory.
+  // 2. Close: flush and release RocksDB's lock on the directory.
   engine->Sync().IgnoreError();
   engine.reset();
+  Step("closed");
 
-  fs::rename(data_dir, replaced, ec);
-  if (ec) {
-    absl::Status error = absl::InternalError(fmt::format(
-        "cannot rename {} to {}: {}", data_dir, replaced, ec.message()));
-    auto reopened = Engine::Open(options_);
-    if (!reopened.ok()) {
-      absl::MutexLock lock(&mu_);
-      unavailable_reason_ = fmt::format(
-          "the data directory could not be reopened: {}; restart the server",
-          std::string(reopened.status().message()));
-      return error;
-    }
-    PutBack(std::shared_ptr<Engine>(std::move(*reopened)));
-    return error;
+  // 3. Swap the staged copy in; crash-safe (storage.h, RestoreStagingDir).
+  if (absl::Status st = Storage::SwapInRestored(data_dir, replaced);
+      !st.ok()) {
+    fs::remove_all(staging, ec);
+    ReopenOrMarkUnavailable("after a failed restore");
+    return st;
   }
+  Step("swapped");
 
+  // 4. Open the restored data; if it does not open, the old data goes back.
   EngineOptions restored_options = options_;
   restored_options.storage.create_if_missing = false;
-  absl::Status status = Engine::RestoreSnapshot(
-      (fs::path(replaced) / relative).string(), data_dir);
   absl::StatusOr<std::unique_ptr<Engine>> opened =
-      status.ok() ? Engine::Open(restored_options)
-                  : absl::StatusOr<std::unique_ptr<Engine>>(status);
+      Engine::Open(restored_options);
   if (!opened.ok()) {
-    // Put the old data back.
-    fs::remove_all(data_dir, ec);
-    fs::rename(replaced, data_dir, ec);
-    auto reopened = Engine::Open(options_);
-    if (reopened.ok()) {
-      PutBack(std::shared_ptr<Engine>(std::move(*reopened)));
-    } else {
-      absl::MutexLock lock(&mu_);
-      unavailable_reason_ = fmt::format(
-          "the data directory could not be reopened after a failed restore: "
-          "{}; restart the server",
-          std::string(reopened.status().message()));
+    if (absl::Status st = Storage::SwapBackReplaced(data_dir, replaced);
+        !st.ok()) {
+      spdlog::error("event=restore_rollback_failed error=\"{}\"",
+                    std::string(st.message()));
     }
+    ReopenOrMarkUnavailable("after a failed restore");
     spdlog::error("event=restore_failed snapshot={} error=\"{}\"", snapshot,
                   std::string(opened.status().message()));
     return absl::Status(
@@ -180,6 +174,22 @@ absl::StatusOr<EngineHolder::RestoreResult> EngineHolder::Restore(
   spdlog::info("event=restore_done snapshot={} collections={} replaced={}",
                snapshot, result.collections, replaced);
   return result;
+}
+
+void EngineHolder::ReopenOrMarkUnavailable(std::string_view when) {
+  auto reopened = Engine::Open(options_);
+  if (reopened.ok()) {
+    PutBack(std::shared_ptr<Engine>(std::move(*reopened)));
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  unavailable_reason_ = fmt::format(
+      "the data directory could not be reopened {}: {}; restart the server",
+      when, std::string(reopened.status().message()));
+}
+
+void EngineHolder::Step(std::string_view step) {
+  if (step_hook_) step_hook_(step);
 }
 
 absl::Status EngineHolder::Close(std::chrono::milliseconds drain) {

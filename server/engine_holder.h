@@ -9,11 +9,15 @@
 // directory alone.
 //
 // Restore(name), on the directory D the server was started with:
-//   1. close the engine (RocksDB closed, its lock released);
-//   2. rename D to D.replaced-<UTC time> (kept: the operator deletes it);
-//   3. copy the snapshot from there into a new D (Engine::RestoreSnapshot);
-//   4. open D. On any failure the new D is removed, the old one renamed
-//      back and reopened, and the error returned.
+//   1. copy the snapshot into D.restoring while the engine still serves;
+//   2. withdraw and close the engine (RocksDB closed, its lock released);
+//   3. rename D to D.replaced-<UTC time> (kept: the operator deletes it),
+//      then D.restoring to D (Storage::SwapInRestored);
+//   4. open D. If it does not open, the renames are undone
+//      (Storage::SwapBackReplaced), the old D reopened, the error returned.
+// A crash at any point leaves either the old or the restored data for the
+// next Storage::Open of D, which finishes or discards the swap; never an
+// empty directory (storage.h, RestoreStagingDir).
 // So the server restarted with --data D serves the restored data.
 //
 // Thread safety: every method may be called from any thread; Restore and
@@ -21,6 +25,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -58,6 +63,12 @@ class EngineHolder {
 
   const std::string& data_dir() const { return options_.data_dir; }
 
+  // Tests only: called at each step of Restore ("staged", "closed",
+  // "swapped"), e.g. to kill the process there. Set before serving.
+  void SetStepHookForTesting(std::function<void(std::string_view)> hook) {
+    step_hook_ = std::move(hook);
+  }
+
  private:
   // Withdraws the engine (Acquire then says `reason`) and waits until no
   // call holds it, up to `drain`. On timeout puts it back and returns
@@ -65,6 +76,10 @@ class EngineHolder {
   absl::StatusOr<std::shared_ptr<Engine>> Withdraw(
       std::string_view reason, std::chrono::milliseconds drain);
   void PutBack(std::shared_ptr<Engine> engine);
+  // After a failed restore: reopen the data directory, or make Acquire say
+  // why it cannot be.
+  void ReopenOrMarkUnavailable(std::string_view when);
+  void Step(std::string_view step);
 
   const EngineOptions options_;
   // Serialises Restore and Close.
@@ -72,6 +87,7 @@ class EngineHolder {
   mutable absl::Mutex mu_;
   std::shared_ptr<Engine> engine_ ABSL_GUARDED_BY(mu_);
   std::string unavailable_reason_ ABSL_GUARDED_BY(mu_);
+  std::function<void(std::string_view)> step_hook_;
 };
 
 }  // namespace qvdb

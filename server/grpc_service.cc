@@ -11,6 +11,8 @@
 
 #include "index/kernels/simd_level.h"
 #include "base/status_macros.h"
+#include "server/engine/exception_border.h"
+#include "server/engine/log_escape.h"
 #include "server/proto_convert.h"
 
 #ifndef QVDB_VERSION
@@ -115,7 +117,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
-QvdbService::QvdbService(EngineHolder* holder, const ServiceLimits& limits,
+QvdbService::QvdbService(EngineHolder* holder, const Limits& limits,
                          const ApiKeys* keys)
     : holder_(holder),
       keys_(keys),
@@ -142,7 +144,9 @@ grpc::Status QvdbService::Handle(int method, grpc::ServerContextBase* context,
     status =
         absl::DeadlineExceededError("the call's deadline passed before it ran");
   } else {
-    status = body();
+    // The handler's border: no exception reaches gRPC (the gauge below is
+    // lowered and the call logged whatever happens).
+    status = CatchExceptions(name, body);
   }
   in_flight_.fetch_sub(1, std::memory_order_relaxed);
   const double micros = std::chrono::duration<double, std::micro>(
@@ -155,17 +159,18 @@ grpc::Status QvdbService::Handle(int method, grpc::ServerContextBase* context,
   if (status.ok()) {
     spdlog::log(
         IsAdminAction(method) ? spdlog::level::info : spdlog::level::debug,
-        "rpc={} collection={} code=OK micros={:.0f}{}", name, collection,
-        micros, who);
+        "rpc={} collection=\"{}\" code=OK micros={:.0f}{}", name,
+        LogEscaped(collection), micros, who);
   } else {
     const bool auth_error =
         absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status);
     spdlog::log(
         IsServerFault(status.code()) ? spdlog::level::err : spdlog::level::info,
-        "rpc={} collection={} code={} micros={:.0f}{}{} error=\"{}\"", name,
-        collection, absl::StatusCodeToString(status.code()), micros, who,
-        auth_error ? fmt::format(" peer={}", context->peer()) : "",
-        std::string(status.message()));
+        "rpc={} collection=\"{}\" code={} micros={:.0f}{}{} error=\"{}\"",
+        name, LogEscaped(collection), absl::StatusCodeToString(status.code()),
+        micros, who,
+        auth_error ? fmt::format(" peer={}", LogEscaped(context->peer())) : "",
+        LogEscaped(std::string(status.message()), 1024));
   }
   return ToGrpcStatus(status);
 }
@@ -226,7 +231,11 @@ grpc::Status QvdbService::ListCollections(
     for (const CollectionInfo& info : infos) {
       auto stats = engine->Stats(info.name);
       if (absl::IsNotFound(stats.status())) continue;  // dropped meanwhile
-      if (!stats.ok()) return stats.status();
+      if (!stats.ok()) {
+        // Failed to load (its own calls say why): listed, without figures.
+        ToProto(info, response->add_collections()->mutable_info());
+        continue;
+      }
       ToProto(*stats, response->add_collections());
     }
     return absl::OkStatus();
@@ -321,11 +330,11 @@ grpc::Status QvdbService::SampleVectors(
   return Handle(kSampleVectors, context, request->collection(),
                 [&]() -> absl::Status {
     RETURN_IF_ERROR(RequireName(request->collection(), "collection"));
-    constexpr uint32_t kMaxSampleRows = 100000;
-    if (request->max_rows() == 0 || request->max_rows() > kMaxSampleRows) {
+    if (request->max_rows() == 0 ||
+        request->max_rows() > limits_.max_sample_rows) {
       return absl::InvalidArgumentError(fmt::format(
           "max_rows is {}; ask for 1 to {} rows", request->max_rows(),
-          kMaxSampleRows));
+          limits_.max_sample_rows));
     }
     ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, holder_->Acquire());
     ASSIGN_OR_RETURN(CollectionInfo info,
@@ -418,8 +427,8 @@ grpc::Status QvdbService::Ingest(
                         ack.total_rows()));
       }
     }
-    spdlog::debug("rpc=Ingest collection={} messages={} rows={}", collection,
-                  ack.sequence(), ack.total_rows());
+    spdlog::debug("rpc=Ingest collection=\"{}\" messages={} rows={}",
+                  LogEscaped(collection), ack.sequence(), ack.total_rows());
     return absl::OkStatus();
   });
 }
@@ -440,13 +449,12 @@ grpc::Status QvdbService::Search(grpc::ServerContext* context,
                      FromProto(request->params(), 1, limits_));
     ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, holder_->Acquire());
     ASSIGN_OR_RETURN(
-        std::vector<std::vector<Hit>> results,
-        engine->Search(request->collection(),
-                       std::span<const float>(request->vector().data(),
-                                              request->vector_size()),
-                       options));
-    for (Hit& hit : results.at(0))
-      ToProto(std::move(hit), response->add_hits());
+        std::vector<Hit> hits,
+        engine->SearchOne(request->collection(),
+                          std::span<const float>(request->vector().data(),
+                                                 request->vector_size()),
+                          options));
+    for (Hit& hit : hits) ToProto(std::move(hit), response->add_hits());
     return absl::OkStatus();
   });
 }
@@ -552,12 +560,19 @@ grpc::Status QvdbService::ListSnapshots(grpc::ServerContext* context,
                                         const v1::ListSnapshotsRequest* request,
                                         v1::ListSnapshotsResponse* response) {
   return Handle(kListSnapshots, context, "", [&]() -> absl::Status {
+    // Server file paths are for callers who may manage snapshots (admin
+    // keys, or no keys at all), not for read-only keys.
+    const ApiKeys::Key* caller = nullptr;
+    const bool show_paths =
+        keys_ == nullptr ||
+        keys_->Authorize(context->client_metadata(), "CreateSnapshot", &caller)
+            .ok();
     ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, holder_->Acquire());
     ASSIGN_OR_RETURN(std::vector<SnapshotInfo> list, engine->ListSnapshots());
     for (const SnapshotInfo& s : list) {
       v1::SnapshotInfo* out = response->add_snapshots();
       out->set_name(s.name);
-      out->set_path(s.path);
+      if (show_paths) out->set_path(s.path);
     }
     return absl::OkStatus();
   });
@@ -617,7 +632,11 @@ grpc::Status QvdbService::GetStats(grpc::ServerContext* context,
         for (const CollectionInfo& info : infos) {
           auto stats = engine->Stats(info.name);
           if (absl::IsNotFound(stats.status())) continue;
-          if (!stats.ok()) return stats.status();
+          if (!stats.ok()) {
+            // Failed to load: asked for by name, its error; else skipped.
+            if (request->collection() == info.name) return stats.status();
+            continue;
+          }
           rows += stats->live_rows;
           memory += stats->memory_bytes;
           if (request->collection().empty() ||

@@ -3,7 +3,7 @@
 //
 // Contract:
 // - Every call is checked before any work: first the message form and the
-//   service's limits (ServiceLimits, docs/api.md "Limits"), then the
+//   service's limits (Limits, docs/api.md "Limits"), then the
 //   engine's own rules. Errors keep the engine's status code and message;
 //   absl::Status becomes grpc::Status in exactly one place (ToGrpcStatus in
 //   grpc_service.cc).
@@ -38,7 +38,7 @@
 #include "server/engine_holder.h"
 #include "server/metrics_text.h"
 #include "server/request_metrics.h"
-#include "server/service_limits.h"
+#include "server/engine/limits.h"
 
 namespace qvdb {
 
@@ -49,7 +49,7 @@ class QvdbService final : public v1::Qvdb::Service {
  public:
   // `holder` and `keys` must outlive the service; `keys` null: no
   // authentication.
-  QvdbService(EngineHolder* holder, const ServiceLimits& limits,
+  QvdbService(EngineHolder* holder, const Limits& limits,
               const ApiKeys* keys = nullptr);
 
   // The figures of the Prometheus endpoint (metrics_text.h): per-method
@@ -128,7 +128,7 @@ class QvdbService final : public v1::Qvdb::Service {
 
   EngineHolder* const holder_;
   const ApiKeys* const keys_;
-  const ServiceLimits limits_;
+  const Limits limits_;
   const std::chrono::steady_clock::time_point started_;
   RequestMetrics metrics_;
   std::atomic<uint64_t> in_flight_{0};

@@ -89,7 +89,8 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   int last_errno = 0;
   for (addrinfo* a = found; a != nullptr && s->listen_fd_ < 0; a = a->ai_next) {
     const int fd =
-        ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                 a->ai_protocol);
     if (fd < 0) {
       last_errno = errno;
       continue;
@@ -123,7 +124,13 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   }
   s->wake_read_ = pipe_fds[0];
   s->wake_write_ = pipe_fds[1];
-  s->thread_ = std::thread([raw = s.get()] { raw->Loop(); });
+  // kConnections threads each accept and serve, so that one slow client
+  // holds one of them, not the whole endpoint. The listening socket is
+  // non-blocking: the threads a connection woke but did not get go back to
+  // waiting.
+  for (int i = 0; i < kConnections; ++i) {
+    s->threads_.emplace_back([raw = s.get()] { raw->Loop(); });
+  }
   spdlog::info("event=metrics_listening address={} port={}", listen, s->port_);
   return s;
 }
@@ -136,10 +143,12 @@ MetricsHttpServer::~MetricsHttpServer() {
 }
 
 void MetricsHttpServer::Stop() {
-  if (!thread_.joinable()) return;
+  if (threads_.empty()) return;
+  // The byte is never read: the pipe stays readable and wakes every thread.
   const char byte = 1;
   (void)!::write(wake_write_, &byte, 1);
-  thread_.join();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
   // Closed now, not at destruction, so that new clients are refused rather
   // than left waiting in the backlog.
   ::close(listen_fd_);

@@ -1,6 +1,8 @@
 // MetricsHttpServer: a minimal HTTP/1.0 responder for Prometheus scrapes.
-// One thread accepts one connection at a time, reads the request (at most
-// kMaxRequestBytes, within kIoTimeout), answers and closes:
+// kConnections threads each accept one connection at a time, read the
+// request (at most kMaxRequestBytes, within kIoTimeout), answer and close
+// (so up to kConnections clients are served at once; more wait in the
+// backlog):
 //   GET /metrics  -> 200, text/plain; version=0.0.4, the body from `render`
 //   GET elsewhere -> 404; another method -> 405; anything malformed -> 400.
 // No keep-alive, no TLS, no authentication: listen on loopback or on a
@@ -8,8 +10,8 @@
 // kIoTimeout and never stops the server.
 //
 // Thread safety: Start and Stop (also run by the destructor) from one
-// owner thread; `render` is called on the server's own thread, one call at
-// a time, and must be thread-safe with respect to the rest of the program.
+// owner thread; `render` is called on the server's own threads, up to
+// kConnections calls at once, and must be thread-safe.
 #pragma once
 
 #include <chrono>
@@ -18,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -28,6 +31,8 @@ class MetricsHttpServer {
   using Render = std::function<std::string()>;
   static constexpr size_t kMaxRequestBytes = 8192;
   static constexpr std::chrono::milliseconds kIoTimeout{2000};
+  // Connections served at once. Default: 4.
+  static constexpr int kConnections = 4;
 
   // Listens on `listen` (host:port, IPv4, [IPv6] or a name; port 0: any
   // free port) and starts serving. UNAVAILABLE when it cannot bind,
@@ -57,7 +62,7 @@ class MetricsHttpServer {
   int wake_read_ = -1;  // Stop writes to wake_write_ to end poll()
   int wake_write_ = -1;
   int port_ = 0;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 // The response to one raw HTTP request (exposed for tests): status line,

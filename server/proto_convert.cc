@@ -80,7 +80,7 @@ void ToProto(const CollectionStats& s, v1::CollectionDescription* out) {
 
 absl::StatusOr<std::vector<UpsertRow>> FromProto(
     const google::protobuf::RepeatedPtrField<v1::Row>& rows,
-    const ServiceLimits& limits) {
+    const Limits& limits) {
   if (static_cast<size_t>(rows.size()) > limits.max_batch_rows) {
     return absl::InvalidArgumentError(
         fmt::format("a batch of {} rows is over the limit of {}; split it",
@@ -104,7 +104,7 @@ absl::StatusOr<std::vector<UpsertRow>> FromProto(
 
 absl::StatusOr<std::vector<UserId>> FromProto(
     const google::protobuf::RepeatedPtrField<v1::Id>& ids,
-    std::string_view field, const ServiceLimits& limits) {
+    std::string_view field, const Limits& limits) {
   if (static_cast<size_t>(ids.size()) > limits.max_batch_rows) {
     return absl::InvalidArgumentError(
         fmt::format("{} ids are over the limit of {}; split the request",
@@ -122,7 +122,7 @@ absl::StatusOr<std::vector<UserId>> FromProto(
 
 absl::StatusOr<SearchOptions> FromProto(const v1::SearchParams& params,
                                         size_t num_queries,
-                                        const ServiceLimits& limits) {
+                                        const Limits& limits) {
   SearchOptions o;
   if (params.k() < 0 || params.nprobe() < 0 || params.refine_factor() < 0) {
     return absl::InvalidArgumentError(fmt::format(

@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "qvdb/v1/qvdb.pb.h"
 #include "server/engine/engine_types.h"
-#include "server/service_limits.h"
+#include "server/engine/limits.h"
 #include "storage/user_id.h"
 
 namespace qvdb {
@@ -31,18 +31,18 @@ void ToProto(const CollectionStats& stats, v1::CollectionDescription* out);
 // At most limits.max_batch_rows rows, each with an id set.
 absl::StatusOr<std::vector<UpsertRow>> FromProto(
     const google::protobuf::RepeatedPtrField<v1::Row>& rows,
-    const ServiceLimits& limits);
+    const Limits& limits);
 
 absl::StatusOr<std::vector<UserId>> FromProto(
     const google::protobuf::RepeatedPtrField<v1::Id>& ids,
-    std::string_view field, const ServiceLimits& limits);
+    std::string_view field, const Limits& limits);
 
 // Zero knobs take their defaults (k 10, nprobe 8, refine_factor 4);
 // negative ones, k above the limit, k * num_queries above max_result_hits
 // and filters above max_filter_ids are rejected.
 absl::StatusOr<SearchOptions> FromProto(const v1::SearchParams& params,
                                         size_t num_queries,
-                                        const ServiceLimits& limits);
+                                        const Limits& limits);
 
 // Moves the hit's payload and vector.
 void ToProto(Hit&& hit, v1::Hit* out);

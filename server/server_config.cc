@@ -1,6 +1,10 @@
 #include "server/server_config.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -90,8 +94,41 @@ std::optional<ServerConfig> ParseServerArgs(
 }
 
 bool IsLoopbackAddress(std::string_view listen) {
-  return listen.starts_with("127.") || listen.starts_with("localhost:") ||
-         listen.starts_with("[::1]:");
+  // host:port, [v6]:port. The host is resolved and every address it names
+  // must be loopback: a prefix test let "127.example.com" through.
+  std::string host;
+  if (listen.starts_with("[")) {
+    const size_t end = listen.find(']');
+    if (end == std::string_view::npos) return false;
+    host = std::string(listen.substr(1, end - 1));
+  } else {
+    const size_t colon = listen.rfind(':');
+    host = std::string(listen.substr(0, colon));
+  }
+  if (host.empty()) return false;  // ":7734" listens everywhere
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0) return false;
+  bool all_loopback = found != nullptr;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(a->ai_addr);
+      all_loopback = all_loopback && (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else if (a->ai_family == AF_INET6) {
+      const in6_addr& in6 =
+          reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr;
+      const bool mapped_loopback =
+          IN6_IS_ADDR_V4MAPPED(&in6) && in6.s6_addr[12] == 127;
+      all_loopback =
+          all_loopback && (IN6_IS_ADDR_LOOPBACK(&in6) || mapped_loopback);
+    } else {
+      all_loopback = false;
+    }
+  }
+  freeaddrinfo(found);
+  return all_loopback;
 }
 
 absl::StatusOr<EngineOptions> ToEngineOptions(const ServerConfig& config) {
@@ -115,7 +152,8 @@ absl::StatusOr<EngineOptions> ToEngineOptions(const ServerConfig& config) {
     if (!gpu.ok()) spdlog::warn("{}", GpuFallbackMessage(gpu));
     o.gpu_search = gpu.ok();
   }
-  o.max_batch_rows = config.limits.max_batch_rows;
+  o.limits = config.limits;
+  o.limits.max_response_bytes = ResponseBudget(config.limits.max_message_bytes);
   return o;
 }
 

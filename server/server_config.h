@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/engine/engine_options.h"
-#include "server/service_limits.h"
+#include "server/engine/limits.h"
 
 namespace qvdb {
 
@@ -51,7 +51,7 @@ struct ServerConfig {
   // Where searches run: "cpu" or "gpu" (docs/gpu.md; without a CUDA device
   // the server says so once and searches on the CPU). Default: cpu.
   std::string device = "cpu";
-  ServiceLimits limits;
+  Limits limits;
   // On SIGTERM/SIGINT, how long calls in flight may take to finish before
   // they are cancelled. Default: 30 s.
   int shutdown_grace_seconds = 30;
@@ -69,8 +69,10 @@ std::optional<ServerConfig> ParseServerArgs(
     const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
     int* exit_code);
 
-// Whether `listen` (host:port) is a loopback address: 127.x, localhost or
-// [::1]. Wildcards (0.0.0.0, [::]) are not.
+// Whether `listen` (host:port) is a loopback address: its host is resolved
+// and every address it names is 127.x or ::1 (so 127.0.0.1, localhost,
+// [::1]; not 127.example.com, not a name that does not resolve). Wildcards
+// (0.0.0.0, [::]) are not.
 bool IsLoopbackAddress(std::string_view listen);
 
 // The engine's options for `config`; InvalidArgument for a bad sync mode.

@@ -32,7 +32,7 @@ TEST(ServerConfigTest, DefaultsAreLoopbackAndDotData) {
   EXPECT_EQ(o->data_dir, "./data");
   EXPECT_TRUE(o->storage.create_if_missing);
   EXPECT_EQ(o->storage.sync_policy, SyncPolicy::kEveryBatch);
-  EXPECT_EQ(o->max_batch_rows, 10000u);
+  EXPECT_EQ(o->limits.max_batch_rows, 10000u);
 }
 
 TEST(ServerConfigTest, FlagsAndConfigFileFlagsWin) {
@@ -102,6 +102,17 @@ TEST(ServerConfigTest, LoopbackAddresses) {
   EXPECT_FALSE(IsLoopbackAddress("10.0.0.5:7734"));
   EXPECT_FALSE(IsLoopbackAddress("localhost.example.com:7734"));
   EXPECT_FALSE(IsLoopbackAddress("1270.0.0.1:7734"));
+}
+
+// Issue 16, defect 11: the check was a prefix test.
+TEST(ServerConfigTest, LoopbackCheckResolvesTheAddress) {
+  EXPECT_FALSE(IsLoopbackAddress("127.example.com:7734"));
+  EXPECT_FALSE(IsLoopbackAddress("127.0.0.1.example.com:7734"));
+  EXPECT_FALSE(IsLoopbackAddress("[::1.example.com]:7734"));
+  EXPECT_FALSE(IsLoopbackAddress(":7734"));
+  EXPECT_FALSE(IsLoopbackAddress("[::ffff:10.0.0.1]:7734"));
+  EXPECT_TRUE(IsLoopbackAddress("[::ffff:127.0.0.1]:7734"));
+  EXPECT_TRUE(IsLoopbackAddress("127.0.0.1"));
 }
 
 TEST(ServerConfigTest, BadArgumentsAndHelp) {

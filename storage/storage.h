@@ -101,6 +101,24 @@ class Storage {
   static absl::Status RestoreSnapshot(const std::string& snapshot_dir,
                                       const std::string& new_data_dir);
 
+  // Restoring a snapshot in place of a data directory D, crash-safe:
+  //   1. RestoreSnapshot(snapshot, RestoreStagingDir(D)) while D serves;
+  //   2. close D, then SwapInRestored(D, replaced): D is renamed to
+  //      `replaced` (kept for the operator), then the staging copy to D,
+  //      each rename made durable.
+  // A crash between the two renames leaves no D; Open(D) then finishes the
+  // swap (the staging copy is complete before the first rename). A staging
+  // copy found beside an existing D is one that never went in force, and
+  // Open removes it. So after a crash at any point Open(D) serves either
+  // the old data or the restored data, never an empty directory.
+  static std::string RestoreStagingDir(const std::string& dir);
+  static absl::Status SwapInRestored(const std::string& dir,
+                                     const std::string& replaced);
+  // Undoes SwapInRestored (when the restored data does not open): D goes
+  // back to the staging name, `replaced` back to D. Crash-safe likewise.
+  static absl::Status SwapBackReplaced(const std::string& dir,
+                                       const std::string& replaced);
+
   virtual ~Storage() = default;
 
   // --- Catalog ---
@@ -131,11 +149,16 @@ class Storage {
 
   // --- Reads ---
   // NotFound when the collection or the row does not exist.
+  // collection_id, when not 0, is the CollectionRecord::id the caller
+  // knows the collection by: a collection dropped and created again under
+  // the same name has another id, and its rows are NotFound to the caller
+  // (an internal id means nothing across the two).
   virtual absl::StatusOr<Row> Get(std::string_view collection, const UserId& id,
-                                  RowFields fields = {}) const = 0;
-  virtual absl::StatusOr<Row> GetByInternalId(std::string_view collection,
-                                              uint64_t internal_id,
-                                              RowFields fields = {}) const = 0;
+                                  RowFields fields = {},
+                                  uint32_t collection_id = 0) const = 0;
+  virtual absl::StatusOr<Row> GetByInternalId(
+      std::string_view collection, uint64_t internal_id, RowFields fields = {},
+      uint32_t collection_id = 0) const = 0;
   virtual absl::StatusOr<CollectionCounts> Counts(
       std::string_view collection) const = 0;
   // Calls fn(internal_id, vector bytes) for every row in internal id order,

@@ -192,13 +192,29 @@ absl::Status StorageImpl::ReadRowData(const rocksdb::ReadOptions& ro,
   return absl::OkStatus();
 }
 
+namespace {
+
+// NotFound when the collection under this name is not the one the caller
+// holds (dropped and created again); collection_id 0 accepts any.
+absl::Status CheckCollectionId(const CollectionRecord& rec,
+                               uint32_t collection_id) {
+  if (collection_id == 0 || rec.id == collection_id) return absl::OkStatus();
+  return absl::NotFoundError(fmt::format(
+      "collection \"{}\" was dropped and created again during the call",
+      rec.name));
+}
+
+}  // namespace
+
 absl::StatusOr<Row> StorageImpl::Get(std::string_view collection,
-                                     const UserId& id, RowFields fields) const {
+                                     const UserId& id, RowFields fields,
+                                     uint32_t collection_id) const {
   RETURN_IF_ERROR(ValidateUserId(id));
   rocksdb::ManagedSnapshot snapshot(db_.db.get());
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot.snapshot();
   ASSIGN_OR_RETURN(CollectionRecord rec, LoadRecord(collection, ro));
+  RETURN_IF_ERROR(CheckCollectionId(rec, collection_id));
   ASSIGN_OR_RETURN(auto iid, GetValue(ro, kIds, UserKey(rec.id, id)));
   if (!iid) {
     return absl::NotFoundError(
@@ -212,13 +228,14 @@ absl::StatusOr<Row> StorageImpl::Get(std::string_view collection,
   return row;
 }
 
-absl::StatusOr<Row> StorageImpl::GetByInternalId(std::string_view collection,
-                                                 uint64_t internal_id,
-                                                 RowFields fields) const {
+absl::StatusOr<Row> StorageImpl::GetByInternalId(
+    std::string_view collection, uint64_t internal_id, RowFields fields,
+    uint32_t collection_id) const {
   rocksdb::ManagedSnapshot snapshot(db_.db.get());
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot.snapshot();
   ASSIGN_OR_RETURN(CollectionRecord rec, LoadRecord(collection, ro));
+  RETURN_IF_ERROR(CheckCollectionId(rec, collection_id));
   ASSIGN_OR_RETURN(auto user, GetValue(ro, kIds, RowKey(rec.id, internal_id)));
   if (!user) {
     return absl::NotFoundError(fmt::format(

@@ -46,10 +46,11 @@ class StorageImpl final : public Storage {
   absl::Status Sync() override;
 
   absl::StatusOr<Row> Get(std::string_view collection, const UserId& id,
-                          RowFields fields) const override;
+                          RowFields fields,
+                          uint32_t collection_id) const override;
   absl::StatusOr<Row> GetByInternalId(std::string_view collection,
-                                      uint64_t internal_id,
-                                      RowFields fields) const override;
+                                      uint64_t internal_id, RowFields fields,
+                                      uint32_t collection_id) const override;
   absl::StatusOr<CollectionCounts> Counts(
       std::string_view collection) const override;
   absl::Status ScanVectors(

@@ -11,23 +11,36 @@ InvertedLists::InvertedLists(size_t nlist, size_t code_size,
                              ListLayout layout, int pq4_m)
     : code_size_(code_size), layout_(layout), pq4_m_(pq4_m), lists_(nlist) {}
 
+InvertedLists::Location* InvertedLists::Slot(int64_t id) {
+  if (id < where_base_ || size_t(id - where_base_) >= where_.size()) {
+    return nullptr;
+  }
+  return &where_[size_t(id - where_base_)];
+}
+
+const InvertedLists::Location* InvertedLists::Slot(int64_t id) const {
+  return const_cast<InvertedLists*>(this)->Slot(id);
+}
+
 bool InvertedLists::Contains(int64_t id) const {
-  return id >= 0 && size_t(id) < where_.size() && where_[id].list >= 0;
+  const Location* loc = Slot(id);
+  return loc != nullptr && loc->list >= 0;
 }
 
 bool InvertedLists::Locate(int64_t id, size_t* list, size_t* pos) const {
   if (!Contains(id)) return false;
-  *list = where_[id].list;
-  *pos = where_[id].pos;
+  const Location* loc = Slot(id);
+  *list = loc->list;
+  *pos = loc->pos;
   return true;
 }
 
 void InvertedLists::Add(int64_t id, int32_t list, const uint8_t* code) {
   assert(id >= 0 && size_t(list) < lists_.size());
   Remove(id);
-  if (size_t(id) >= where_.size()) where_.resize(id + 1);
+  CoverId(&where_, &where_base_, id, 1);
   InvertedList& l = lists_[list];
-  where_[id] = Location{list, uint32_t(l.ids.size())};
+  *Slot(id) = Location{list, uint32_t(l.ids.size())};
   AppendCode(&l, code);
   l.ids.push_back(id);
   ++live_;
@@ -35,9 +48,9 @@ void InvertedLists::Add(int64_t id, int32_t list, const uint8_t* code) {
 
 bool InvertedLists::Remove(int64_t id) {
   if (!Contains(id)) return false;
-  const Location loc = where_[id];
-  lists_[loc.list].ids[loc.pos] = -1;
-  where_[id] = Location{};
+  Location* loc = Slot(id);
+  lists_[loc->list].ids[loc->pos] = -1;
+  *loc = Location{};
   --live_;
   return true;
 }
@@ -45,6 +58,9 @@ bool InvertedLists::Remove(int64_t id) {
 void InvertedLists::Compact() {
   std::vector<uint8_t> code(code_size_);
   for (size_t l = 0; l < lists_.size(); ++l) {
+    // A list without tombstones keeps its codes and positions.
+    const std::vector<int64_t>& ids = lists_[l].ids;
+    if (std::find(ids.begin(), ids.end(), int64_t{-1}) == ids.end()) continue;
     InvertedList old = std::move(lists_[l]);
     InvertedList& fresh = lists_[l];
     fresh = InvertedList{};
@@ -52,13 +68,35 @@ void InvertedLists::Compact() {
       const int64_t id = old.ids[pos];
       if (id < 0) continue;
       ReadCode(old, pos, code.data());
-      where_[id] = Location{int32_t(l), uint32_t(fresh.ids.size())};
+      *Slot(id) = Location{int32_t(l), uint32_t(fresh.ids.size())};
       AppendCode(&fresh, code.data());
       fresh.ids.push_back(id);
     }
     fresh.ids.shrink_to_fit();
     fresh.codes.shrink_to_fit();
   }
+  // The id map keeps the live range only.
+  int64_t first = 0, last = -1;
+  if (!LiveIdRange(&first, &last)) {
+    std::vector<Location>().swap(where_);
+    where_base_ = 0;
+    return;
+  }
+  std::vector<Location> trimmed(where_.begin() + (first - where_base_),
+                                where_.begin() + (last - where_base_ + 1));
+  where_.swap(trimmed);
+  where_base_ = first;
+}
+
+bool InvertedLists::LiveIdRange(int64_t* first, int64_t* last) const {
+  size_t lo = 0;
+  while (lo < where_.size() && where_[lo].list < 0) ++lo;
+  if (lo == where_.size()) return false;
+  size_t hi = where_.size() - 1;
+  while (where_[hi].list < 0) --hi;
+  *first = where_base_ + int64_t(lo);
+  *last = where_base_ + int64_t(hi);
+  return true;
 }
 
 // Called before the id is pushed: list->ids.size() is the code's position.

@@ -6,19 +6,40 @@
 // the other, or (ListLayout::kPq4Blocks) in the 32-code interleaved blocks
 // the 4-bit fast-scan kernels read (pq4_fast_scan.h).
 //
-// Ids are dense internal ids (the collection engine hands them out from 0),
-// so the id -> position map is a plain vector.
+// Ids are internal ids the collection engine hands out in increasing order
+// and never reuses, so the id -> position map is a plain vector over the
+// ids from the lowest live one up (not from 0: under a rolling window of
+// deletes and inserts it would grow forever); Compact() trims it to the
+// live range.
 //
 // Thread safety: none; IvfIndex guards it with its shared mutex.
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 namespace qvdb {
 
 enum class ListLayout { kPacked, kPq4Blocks };
+
+// Makes `v`, which holds `stride` elements per id for the ids from *base
+// on, cover `id`: grows at the end, or at the front (with as much room
+// again below, so that ids arriving in decreasing order cost amortised
+// O(1)). An empty `v` starts at `id`.
+template <typename T>
+void CoverId(std::vector<T>* v, int64_t* base, int64_t id, size_t stride) {
+  if (v->empty()) *base = id;
+  if (id < *base) {
+    const int64_t held = int64_t(v->size() / stride);
+    const int64_t new_base = id - std::min<int64_t>(id, held);
+    v->insert(v->begin(), size_t(*base - new_base) * stride, T{});
+    *base = new_base;
+  }
+  const size_t need = size_t(id - *base + 1) * stride;
+  if (v->size() < need) v->resize(need);
+}
 
 struct InvertedList {
   std::vector<int64_t> ids;    // -1: removed
@@ -46,8 +67,11 @@ class InvertedLists {
   void Add(int64_t id, int32_t list, const uint8_t* code);
   // Returns false when the id is not present.
   bool Remove(int64_t id);
-  // Drops tombstones, keeping the order of the live codes.
+  // Drops tombstones, keeping the order of the live codes, and trims the
+  // id map to the live ids.
   void Compact();
+  // The lowest and highest live ids; false when there are none.
+  bool LiveIdRange(int64_t* first, int64_t* last) const;
   // Copies the code at position pos of list l (for compaction and tests).
   void GetCode(size_t l, size_t pos, uint8_t* code) const;
 
@@ -65,7 +89,11 @@ class InvertedLists {
   const ListLayout layout_;
   const int pq4_m_;
   std::vector<InvertedList> lists_;
-  std::vector<Location> where_;  // by id
+  Location* Slot(int64_t id);
+  const Location* Slot(int64_t id) const;
+
+  std::vector<Location> where_;  // by id - where_base_
+  int64_t where_base_ = 0;
   size_t live_ = 0;
 };
 

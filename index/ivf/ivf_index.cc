@@ -215,9 +215,8 @@ absl::Status IvfIndex::AddEncoded(const int64_t* ids,
   for (size_t i = 0; i < enc.n; ++i) {
     lists_.Add(ids[i], enc.lists[i], enc.codes.data() + i * cs);
     if (rcs > 0 && !enc.refine_codes.empty()) {
-      const size_t need = (size_t(ids[i]) + 1) * rcs;
-      if (refine_codes_.size() < need) refine_codes_.resize(need);
-      std::memcpy(&refine_codes_[size_t(ids[i]) * rcs],
+      CoverId(&refine_codes_, &refine_base_, ids[i], rcs);
+      std::memcpy(&refine_codes_[size_t(ids[i] - refine_base_) * rcs],
                   enc.refine_codes.data() + i * rcs, rcs);
     }
   }
@@ -237,6 +236,25 @@ void IvfIndex::Remove(const int64_t* ids, size_t n) {
 void IvfIndex::Compact() {
   std::unique_lock lock(mu_);
   lists_.Compact();
+  // Refine codes of the live ids only (removed rows' codes stay until now).
+  const size_t rcs = refine_code_size();
+  if (refine_codes_.empty() || rcs == 0) return;
+  int64_t first = 0, last = -1;
+  if (!lists_.LiveIdRange(&first, &last)) {
+    std::vector<uint8_t>().swap(refine_codes_);
+    refine_base_ = 0;
+    return;
+  }
+  const int64_t held = int64_t(refine_codes_.size() / rcs);
+  first = std::max(first, refine_base_);
+  last = std::min(last, refine_base_ + held - 1);
+  std::vector<uint8_t> trimmed;
+  if (first <= last) {
+    trimmed.assign(refine_codes_.begin() + (first - refine_base_) * rcs,
+                   refine_codes_.begin() + (last - refine_base_ + 1) * rcs);
+  }
+  refine_codes_.swap(trimmed);
+  refine_base_ = first;
 }
 
 void IvfIndex::SetRefineCodeSource(const RefineCodeSource* source) {
@@ -396,6 +414,31 @@ absl::Status IvfIndex::LoadModel(std::string_view bytes) {
   if (codec->spec() != codec_->spec() ||
       (refine && refine->spec() != refine_->spec())) {
     return absl::DataLossError("index model's codecs do not match its spec");
+  }
+  // The spec string does not name the dimension (PQ8x8 fits 64-d and
+  // 128-d): a codec of another dimension or code size would read and
+  // write out of bounds.
+  auto shape_error = [&](std::string_view which, const Codec& got,
+                         const Codec& want) -> absl::Status {
+    if (got.dim() == want.dim() && got.code_size() == want.code_size()) {
+      return absl::OkStatus();
+    }
+    return absl::DataLossError(fmt::format(
+        "index model's {} codec {} is for {} dimensions and {}-byte codes, "
+        "this index needs {} dimensions and {}-byte codes; the model is "
+        "damaged or from another collection",
+        which, got.spec(), got.dim(), got.code_size(), want.dim(),
+        want.code_size()));
+  };
+  RETURN_IF_ERROR(shape_error("coarse", *codec, *codec_));
+  if (refine) RETURN_IF_ERROR(shape_error("refine", *refine, *refine_));
+  // A model is only ever stored trained; an untrained codec (PQ or RQ
+  // without centroids) would be searched with empty tables.
+  if (!codec->is_trained() || (refine && !refine->is_trained()) ||
+      (pca_ && !pca_->is_trained())) {
+    return absl::DataLossError(
+        "index model holds an untrained codec or PCA; the model is damaged: "
+        "restore the data directory from a snapshot or train again");
   }
   centroids_ = std::move(centroids);
   coarse_trained_ = true;

@@ -39,6 +39,9 @@ class IvfIndex final : public VectorIndex {
     return refine_ ? refine_->code_size() : 0;
   }
   size_t memory_bytes() const override;
+  // Bytes the pooled search scratches hold (bounded: a scratch that grew
+  // past 4 MiB in a large search is freed, not pooled).
+  size_t pooled_scratch_bytes() const;
 
   absl::Status Train(const float* x, size_t n) override;
   absl::StatusOr<EncodedVectors> Encode(const float* x,
@@ -101,7 +104,10 @@ class IvfIndex final : public VectorIndex {
   // search allocates nothing but its results once the pool is warm.
   struct SearchScratch;
   std::unique_ptr<SearchScratch> AcquireScratch() const;
+  // Pools the scratch unless it grew too large (then it is freed).
   void ReleaseScratch(std::unique_ptr<SearchScratch> scratch) const;
+  // Bytes a scratch holds (its buffers' capacities).
+  static size_t ScratchBytes(const SearchScratch& s);
   // Searches nq queries: each query's nearest list first, then the other
   // probes grouped by list (one scan for all the queries probing a list).
   void SearchChunk(const float* queries, size_t nq, const SearchParams& params,
@@ -140,7 +146,10 @@ class IvfIndex final : public VectorIndex {
   // encoding happens before taking it).
   mutable std::shared_mutex mu_;
   InvertedLists lists_;
-  std::vector<uint8_t> refine_codes_;  // dense by id (when no source is set)
+  // Refine codes by id - refine_base_, from the lowest live id (when no
+  // source is set); Compact trims them to the live ids.
+  std::vector<uint8_t> refine_codes_;
+  int64_t refine_base_ = 0;
   const RefineCodeSource* refine_source_ = nullptr;
 
   // Search buffers not in use; a search takes one per thread and gives it

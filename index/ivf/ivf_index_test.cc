@@ -9,6 +9,9 @@
 #include <set>
 #include <thread>
 
+#include "base/byte_io.h"
+#include "index/codecs/codec_factory.h"
+#include "index/ivf/ivf_index.h"
 #include "index/search/ground_truth.h"
 #include "tests/test_data.h"
 
@@ -234,6 +237,135 @@ TEST(IvfIndexTest, CorruptOrForeignModelsAreRejected) {
   auto mismatched = CreateVectorIndex(*ParseIndexSpec("IVF32,PQ16x8"), ds.base.cols, ds.metric);
   ASSERT_TRUE(mismatched.ok());
   EXPECT_FALSE((*mismatched)->LoadModel(model).ok());
+}
+
+// The model of `index` ("IVF<n>,<codec>", no PCA, no Refine) with its codec
+// bytes replaced: what a damaged or foreign model looks like.
+std::string WithCodec(const std::string& model, int nlist, int work_dim,
+                      const std::string& codec_bytes) {
+  ByteReader r(model);
+  uint32_t magic = 0, version = 0;
+  std::string spec, old_codec;
+  int32_t dim = 0, metric = 0;
+  std::vector<float> centroids;
+  EXPECT_TRUE(r.Get(&magic).ok() && r.Get(&version).ok() &&
+              r.GetString(&spec).ok() && r.Get(&dim).ok() &&
+              r.Get(&metric).ok() &&
+              r.GetArray(&centroids, size_t(nlist) * work_dim).ok() &&
+              r.GetString(&old_codec).ok());
+  ByteWriter w;
+  w.Put(magic);
+  w.Put(version);
+  w.PutString(spec);
+  w.Put(dim);
+  w.Put(metric);
+  w.PutArray(centroids);
+  w.PutString(codec_bytes);
+  return w.Release();
+}
+
+// Issue 16, defect 7: the spec string does not name the dimension, so a PQ
+// codec of another dimension passed LoadModel and read out of bounds.
+TEST(IvfIndexTest, LoadModelRejectsCodecOfAnotherDimension) {
+  const Dataset ds = testing::Generate(2000, 1, 16, Metric::kL2, 7);
+  auto index = Build("IVF4,PQ4x8", ds);
+  const std::string model = index->SerializeModel();
+  // The same codec spec, trained on 32 dimensions.
+  const Dataset wide = testing::Generate(2000, 1, 32, Metric::kL2, 8);
+  auto pq32 = MakeCodecFromString("PQ4x8", 32);
+  ASSERT_TRUE(pq32.ok());
+  ASSERT_TRUE((*pq32)->Train(wide.base.data.data(), wide.base.rows).ok());
+  const std::string bad = WithCodec(model, 4, 16, SerializeCodec(**pq32));
+  auto copy = CreateVectorIndex(*ParseIndexSpec("IVF4,PQ4x8"), 16, ds.metric);
+  ASSERT_TRUE(copy.ok());
+  const absl::Status st = (*copy)->LoadModel(bad);
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_NE(std::string(st.message()).find("32 dimensions"), std::string::npos)
+      << st;
+  // The genuine model still loads.
+  EXPECT_TRUE((*copy)->LoadModel(model).ok());
+}
+
+// Issue 16, defect 7: PQ and RQ accepted an untrained state in a model.
+TEST(IvfIndexTest, LoadModelRejectsUntrainedPqOrRqState) {
+  const Dataset ds = testing::Generate(2000, 1, 16, Metric::kL2, 9);
+  for (const char* codec : {"PQ4x8", "RQ2x8"}) {
+    const std::string spec = std::string("IVF4,") + codec;
+    auto index = Build(spec, ds);
+    auto untrained = MakeCodecFromString(codec, 16);
+    ASSERT_TRUE(untrained.ok()) << codec;
+    const std::string bad = WithCodec(index->SerializeModel(), 4, 16,
+                                      SerializeCodec(**untrained));
+    auto copy = CreateVectorIndex(*ParseIndexSpec(spec), 16, ds.metric);
+    ASSERT_TRUE(copy.ok());
+    const absl::Status st = (*copy)->LoadModel(bad);
+    EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << codec << " " << st;
+    EXPECT_NE(std::string(st.message()).find("untrained"), std::string::npos)
+        << st;
+  }
+}
+
+// Issue 16, defect 5: the id -> position map and the in-RAM refine codes
+// were sized by the highest id ever added, so a rolling window of inserts
+// and deletes grew them without bound; Compact now trims them to the live
+// ids.
+TEST(IvfIndexTest, RollingWindowKeepsIdMapsSizedByLiveRows) {
+  constexpr int kDim = 16;
+  constexpr size_t kWindow = 1000;
+  const Dataset ds = testing::Generate(kWindow * 2, 1, kDim, Metric::kL2, 11);
+  const char* spec = "IVF4,SQ8,Refine(FP16)";
+  auto index = CreateVectorIndex(*ParseIndexSpec(spec), kDim, ds.metric);
+  ASSERT_TRUE(index.ok());
+  ASSERT_TRUE((*index)->Train(ds.base.data.data(), ds.base.rows).ok());
+  auto add_window = [&](int64_t first) {
+    std::vector<int64_t> ids(kWindow);
+    std::iota(ids.begin(), ids.end(), first);
+    EXPECT_TRUE((*index)->Add(ids.data(), ds.base.data.data(), kWindow).ok());
+    return ids;
+  };
+  std::vector<int64_t> live = add_window(0);
+  const size_t one_window = (*index)->memory_bytes();
+  for (int64_t round = 1; round <= 50; ++round) {
+    const std::vector<int64_t> next = add_window(round * int64_t(kWindow));
+    (*index)->Remove(live.data(), live.size());
+    (*index)->Compact();
+    live = next;
+  }
+  EXPECT_EQ((*index)->size(), kWindow);
+  EXPECT_LT((*index)->memory_bytes(), one_window * 3 / 2)
+      << "one window costs " << one_window;
+  // Refine codes are still found: each live vector is its own nearest.
+  SearchParams p;
+  p.k = 1;
+  p.nprobe = 4;
+  p.refine_factor = 4;
+  auto r = (*index)->Search(ds.base.data.data() + 7 * kDim, 1, p);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->ids[0], live[7]);
+}
+
+// Issue 16, defect 4: search scratch grew with k x refine_factor and up to
+// 64 pooled scratches kept the largest size any search ever needed.
+TEST(IvfIndexTest, SearchScratchIsBoundedAfterALargeSearch) {
+  constexpr int kDim = 16;
+  const Dataset ds = testing::Generate(20000, 4, kDim, Metric::kL2, 13);
+  auto index = Build("IVF4,SQ8,Refine(FP16)", ds);
+  const auto* ivf = dynamic_cast<const IvfIndex*>(index.get());
+  ASSERT_NE(ivf, nullptr);
+  SearchParams big;
+  big.k = 10000;
+  big.nprobe = 4;
+  big.refine_factor = 100;  // a top-k of 10^6 candidates per query
+  big.num_threads = 2;
+  ASSERT_TRUE(index->Search(ds.queries.data.data(), 4, big).ok());
+  EXPECT_LE(ivf->pooled_scratch_bytes(), size_t{2} * (4 << 20))
+      << "a scratch over 4 MiB is freed, not pooled";
+  SearchParams small;
+  small.k = 10;
+  small.nprobe = 4;
+  small.num_threads = 1;
+  ASSERT_TRUE(index->Search(ds.queries.data.data(), 4, small).ok());
+  EXPECT_LE(ivf->pooled_scratch_bytes(), size_t{2} * (4 << 20));
 }
 
 TEST(IvfIndexTest, BadRequestsGetClearErrors) {

@@ -4,6 +4,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <new>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -33,6 +35,16 @@ enum TableMode : int {
 
 // Scratch buffers kept for reuse; more threads than this allocate their own.
 constexpr size_t kMaxPooledScratch = 64;
+// A scratch grows with k x refine_factor, nq and nlist. One that grew past
+// this after a large search is freed rather than pooled, so the pool holds
+// at most kMaxPooledScratch x kMaxPooledScratchBytes (256 MiB) for good,
+// not 64 times the largest search ever made.
+constexpr size_t kMaxPooledScratchBytes = size_t{4} << 20;
+
+template <typename T>
+size_t Bytes(const std::vector<T>& v) {
+  return v.capacity() * sizeof(T);
+}
 
 // The nprobe smallest (distance, list) pairs of dist[0, n), ascending; ties
 // go to the lower list.
@@ -43,6 +55,46 @@ void SelectNearest(const float* dist, int n, int nprobe, int32_t* lists,
     InsertNearest(dist[l], l, nprobe, &have, lists, dists);
   }
 }
+
+// The first exception thrown by any thread of a search, kept as a status.
+// Thread-safe.
+class SearchFailure {
+ public:
+  template <typename Fn>
+  void Guard(Fn&& fn) {
+    try {
+      fn();
+    } catch (const std::bad_alloc&) {
+      Set(true, "out of memory");
+    } catch (const std::exception& e) {
+      Set(false, e.what());
+    } catch (...) {
+      Set(false, "an unknown exception");
+    }
+  }
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+  absl::Status status(size_t nq) const {
+    if (!failed()) return absl::OkStatus();
+    std::lock_guard lock(mu_);
+    const std::string msg = fmt::format(
+        "the search of {} queries failed: {}; {}", nq, what_,
+        out_of_memory_ ? "ask for fewer queries or a smaller k" : "report it");
+    return out_of_memory_ ? absl::ResourceExhaustedError(msg)
+                          : absl::InternalError(msg);
+  }
+
+ private:
+  void Set(bool out_of_memory, const char* what) {
+    std::lock_guard lock(mu_);
+    if (failed_.exchange(true)) return;
+    out_of_memory_ = out_of_memory;
+    what_ = what;
+  }
+  mutable std::mutex mu_;
+  std::atomic<bool> failed_{false};
+  bool out_of_memory_ = false;
+  std::string what_;
+};
 
 }  // namespace
 
@@ -60,7 +112,32 @@ std::unique_ptr<IvfIndex::SearchScratch> IvfIndex::AcquireScratch() const {
   return std::make_unique<SearchScratch>();
 }
 
+size_t IvfIndex::ScratchBytes(const SearchScratch& s) {
+  // A TopK keeps about kCapacityFactor (2) x k 16-byte keys.
+  constexpr size_t kTopKBytesPerK = 32;
+  size_t tops = 0;
+  for (const TopK& t : s.tops) tops += size_t(t.k()) * kTopKBytesPerK;
+  return Bytes(s.raw) + Bytes(s.work) + Bytes(s.constant) + Bytes(s.coarse) +
+         Bytes(s.probe_list) + Bytes(s.probe_dist) + Bytes(s.order) +
+         Bytes(s.by_list) + Bytes(s.list_start) + Bytes(s.neg_qy) +
+         Bytes(s.qluts) + Bytes(s.residuals) + Bytes(s.list_queries) +
+         Bytes(s.tops) + tops + Bytes(s.scan.distances) + Bytes(s.scan.lut) +
+         Bytes(s.scan.ids) + Bytes(s.scan.values) +
+         Bytes(s.scan.prime_values) + Bytes(s.scan.prime_order) +
+         Bytes(s.cand) + Bytes(s.cand_dist) + Bytes(s.exact) +
+         Bytes(s.decoded) + Bytes(s.codes) + s.found.capacity() / 8 +
+         size_t(s.final_top.k()) * kTopKBytesPerK;
+}
+
+size_t IvfIndex::pooled_scratch_bytes() const {
+  std::lock_guard lock(scratch_mu_);
+  size_t bytes = 0;
+  for (const auto& s : scratch_pool_) bytes += ScratchBytes(*s);
+  return bytes;
+}
+
 void IvfIndex::ReleaseScratch(std::unique_ptr<SearchScratch> scratch) const {
+  if (ScratchBytes(*scratch) > kMaxPooledScratchBytes) return;  // freed
   std::lock_guard lock(scratch_mu_);
   if (scratch_pool_.size() < kMaxPooledScratch) {
     scratch_pool_.push_back(std::move(scratch));
@@ -91,19 +168,32 @@ absl::StatusOr<SearchResults> IvfIndex::Search(
     SearchChunk(queries + q0 * dim_, m, params, s, &r.ids[q0 * params.k],
                 &r.distances[q0 * params.k]);
   };
+  // An exception (bad_alloc above all) must not leave an OpenMP region or
+  // this call: it would terminate the server. The first becomes the error.
+  SearchFailure failure;
   if (threads == 1) {
-    std::unique_ptr<SearchScratch> s = AcquireScratch();
-    for (size_t c = 0; c < nchunks; ++c) run(c, s.get());
-    ReleaseScratch(std::move(s));
+    failure.Guard([&] {
+      std::unique_ptr<SearchScratch> s = AcquireScratch();
+      for (size_t c = 0; c < nchunks; ++c) run(c, s.get());
+      ReleaseScratch(std::move(s));
+    });
+    RETURN_IF_ERROR(failure.status(nq));
     return r;
   }
 #pragma omp parallel num_threads(threads)
   {
-    std::unique_ptr<SearchScratch> s = AcquireScratch();
+    failure.Guard([&] {
+      std::unique_ptr<SearchScratch> s = AcquireScratch();
 #pragma omp for schedule(dynamic)
-    for (size_t c = 0; c < nchunks; ++c) run(c, s.get());
-    ReleaseScratch(std::move(s));
+      for (size_t c = 0; c < nchunks; ++c) {
+        failure.Guard([&] {
+          if (!failure.failed()) run(c, s.get());
+        });
+      }
+      ReleaseScratch(std::move(s));
+    });
   }
+  RETURN_IF_ERROR(failure.status(nq));
   return r;
 }
 
@@ -341,17 +431,20 @@ void IvfIndex::Refine(const float* query, TopK* top, int k, SearchScratch* s,
     constexpr int kAhead = 8;
     const uint8_t* base = refine_codes_.data();
     const size_t size = refine_codes_.size();
+    // Only for ids from refine_base_ on (the ones that may have a code).
+    auto offset = [&](int i) { return size_t(s->cand[i] - refine_base_) * rcs; };
     auto prefetch = [&](int i) {
-      const size_t off = size_t(s->cand[i]) * rcs;
+      if (s->cand[i] < refine_base_) return;
+      const size_t off = offset(i);
       if (off + rcs > size) return;
       for (size_t b = 0; b < rcs; b += 64) __builtin_prefetch(base + off + b);
     };
     for (int i = 0; i < std::min(nc, kAhead); ++i) prefetch(i);
     for (int i = 0; i < nc; ++i) {
       if (i + kAhead < nc) prefetch(i + kAhead);
-      const size_t off = size_t(s->cand[i]) * rcs;
-      // Ids beyond the codes held were never added with a refine code.
-      if (off + rcs <= size) {
+      const size_t off = offset(i);
+      // Ids outside the codes held were never added with a refine code.
+      if (s->cand[i] >= refine_base_ && off + rcs <= size) {
         std::memcpy(&s->codes[i * rcs], base + off, rcs);
       } else {
         std::memset(&s->codes[i * rcs], 0, rcs);

@@ -14,6 +14,7 @@
 #include "index/search/id_filter.h"
 #include "server/engine/collection_internal.h"
 #include "server/engine/engine_validation.h"
+#include "server/engine/log_escape.h"
 
 namespace qvdb {
 
@@ -46,7 +47,7 @@ Collection::Collection(Storage* storage, const CollectionRecord& record,
       auto_train_threshold_(auto_train_threshold) {
   if (spec_.refine && spec_.refine->kind == CodecKind::kFlat) {
     refine_source_ = std::make_unique<StorageRefineSource>(
-        storage_, record_.name, int(record_.dim), record_.metric);
+        storage_, record_.name, record_.id, int(record_.dim), record_.metric);
   }
   absl::MutexLock lock(&mu_);
   next_auto_train_at_ = auto_train_threshold_;
@@ -64,6 +65,13 @@ absl::StatusOr<std::unique_ptr<Collection>> Collection::Load(
         "collection \"{}\" has index spec \"{}\", which this build cannot "
         "read ({}); upgrade qvdb",
         record.name, record.index_spec, std::string(spec.status().message())));
+  }
+  if (spec->ivf_nlist > kMaxIvfLists) {
+    // Stored by a version without the limit: loading it could take minutes.
+    return absl::FailedPreconditionError(fmt::format(
+        "collection \"{}\" has index spec \"{}\" with {} IVF lists, more than "
+        "the limit of {}",
+        record.name, record.index_spec, spec->ivf_nlist, kMaxIvfLists));
   }
   auto probe = CreateVectorIndex(*spec, int(record.dim), record.metric);
   if (!probe.ok()) {
@@ -85,7 +93,7 @@ absl::StatusOr<std::unique_ptr<Collection>> Collection::Load(
     spdlog::info(
         "collection \"{}\": loaded {} vectors ({}, {}) in {:.3f} s, {:.1f} "
         "bytes of RAM per vector",
-        record.name, c->index_->size(), record.index_spec,
+        LogEscaped(record.name), c->index_->size(), record.index_spec,
         record.model_version != 0
             ? fmt::format("model version {}", record.model_version)
             : std::string("untrained: exact search"),
@@ -107,7 +115,8 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> Collection::NewSpecIndex() const {
     if (gpu.ok()) {
       index = *std::move(gpu);
     } else {
-      spdlog::info("collection \"{}\" searches on the CPU: {}", record_.name,
+      spdlog::info("collection \"{}\" searches on the CPU: {}",
+                   LogEscaped(record_.name),
                    std::string(gpu.status().message()));
       index = std::move(cpu);
     }
@@ -177,6 +186,9 @@ absl::Status Collection::LoadTrained(uint64_t version) {
         return ids.size() >= kLoadChunk ? flush() : absl::OkStatus();
       }));
   RETURN_IF_ERROR(flush());
+  // Trims the id maps to the live ids (no tombstones here, so cheap): a
+  // restart reclaims what a rolling window of deletes left behind.
+  index->Compact();
   ASSIGN_OR_RETURN(CollectionCounts counts, storage_->Counts(name));
   if (index->size() != counts.live_rows) {
     return absl::DataLossError(fmt::format(
@@ -220,6 +232,7 @@ absl::Status Collection::LoadExact() {
         return ids.size() >= kLoadChunk ? flush() : absl::OkStatus();
       }));
   RETURN_IF_ERROR(flush());
+  index->Compact();  // as in LoadTrained
   absl::MutexLock w(&write_mu_);
   absl::MutexLock lock(&mu_);
   index_ = std::move(index);
@@ -248,12 +261,16 @@ absl::StatusOr<std::vector<GetResult>> Collection::Get(
       ValidateIdBatch(name, "get", ids, /*unique=*/false, options_));
   RETURN_IF_ERROR(CheckOpen());
   std::vector<GetResult> out(ids.size());
+  ResponseBudgetCounter budget(name, "get", options_.limits.max_response_bytes);
   for (size_t i = 0; i < ids.size(); ++i) {
     out[i].id = ids[i];
     auto row = storage_->Get(
-        name, ids[i], RowFields{options.with_payload, options.with_vector});
+        name, ids[i], RowFields{options.with_payload, options.with_vector},
+        record_.id);
     if (absl::IsNotFound(row.status())) continue;
     if (!row.ok()) return row.status();
+    RETURN_IF_ERROR(budget.Add(ids[i], row->payload.size(), row->vector.size(),
+                               i));
     out[i].found = true;
     out[i].payload = std::move(row->payload);
     if (options.with_vector) out[i].vector = BytesToFloats(row->vector);
@@ -276,7 +293,7 @@ absl::StatusOr<std::vector<std::vector<Hit>>> Collection::Search(
   SetFilter filter;
   if (options.filter) {
     for (const UserId& id : *options.filter) {
-      auto row = storage_->Get(name, id, RowFields{false, false});
+      auto row = storage_->Get(name, id, RowFields{false, false}, record_.id);
       if (absl::IsNotFound(row.status())) continue;
       if (!row.ok()) return row.status();
       filter.Insert(int64_t(row->internal_id));
@@ -296,15 +313,22 @@ absl::StatusOr<std::vector<std::vector<Hit>>> Collection::Search(
   ASSIGN_OR_RETURN(SearchResults found, std::move(searched));
   std::vector<std::vector<Hit>> out(nq);
   const RowFields fields{options.with_payload, options.with_vector};
+  ResponseBudgetCounter budget(name, "search",
+                               options_.limits.max_response_bytes);
   for (size_t q = 0; q < nq; ++q) {
     for (int j = 0; j < found.k; ++j) {
       const int64_t iid = found.ids[q * found.k + j];
       if (iid < 0) break;
       // Ids, payloads and vectors live in storage; a row deleted since the
       // index was scanned is NotFound and left out.
-      auto row = storage_->GetByInternalId(name, uint64_t(iid), fields);
+      // Keyed by the collection's id too: after a drop and a create under
+      // the same name, iid would name a row of the new collection.
+      auto row =
+          storage_->GetByInternalId(name, uint64_t(iid), fields, record_.id);
       if (absl::IsNotFound(row.status())) continue;
       if (!row.ok()) return row.status();
+      RETURN_IF_ERROR(budget.Add(row->id, row->payload.size(),
+                                 row->vector.size(), q));
       Hit hit;
       hit.id = std::move(row->id);
       hit.score = ToUserScore(record_.metric, found.distances[q * found.k + j]);
@@ -314,6 +338,20 @@ absl::StatusOr<std::vector<std::vector<Hit>>> Collection::Search(
     }
   }
   return out;
+}
+
+absl::StatusOr<std::vector<Hit>> Collection::SearchOne(
+    std::span<const float> query, const SearchOptions& options) const {
+  if (query.size() != record_.dim) {
+    return absl::InvalidArgumentError(fmt::format(
+        "collection \"{}\": the query vector has {} floats, the collection "
+        "has {} dimensions; send one query of {} floats (SearchBatch takes "
+        "several)",
+        record_.name, query.size(), record_.dim, record_.dim));
+  }
+  ASSIGN_OR_RETURN(std::vector<std::vector<Hit>> hits,
+                   Search(query, options));
+  return std::move(hits.at(0));
 }
 
 absl::StatusOr<CollectionStats> Collection::Stats() const {

@@ -72,12 +72,15 @@ class Collection {
   absl::StatusOr<WriteSummary> Delete(std::span<const UserId> ids);
   absl::StatusOr<std::vector<GetResult>> Get(std::span<const UserId> ids,
                                              const GetOptions& options) const;
-  // Up to max_rows stored vectors, every (live / max_rows)-th in storage
-  // order (one sequential scan).
+  // Up to max_rows stored vectors, evenly spread over the internal ids:
+  // about max_rows point reads, not a scan of the collection.
   absl::StatusOr<VectorSample> SampleVectors(size_t max_rows) const;
   absl::StatusOr<std::vector<std::vector<Hit>>> Search(
       std::span<const float> queries, const SearchOptions& options) const;
 
+  // One query of exactly `dim` floats (InvalidArgument otherwise).
+  absl::StatusOr<std::vector<Hit>> SearchOne(
+      std::span<const float> query, const SearchOptions& options) const;
   absl::Status Train();
   absl::Status WaitForTraining();
   absl::Status Compact();

@@ -19,22 +19,26 @@ namespace qvdb {
 // --- maintenance ---
 
 absl::Status Collection::Compact() {
-  // VectorIndex allows one writer at a time: compaction is one.
-  absl::MutexLock w(&write_mu_);
-  std::shared_ptr<VectorIndex> index, pending;
   {
-    absl::ReaderMutexLock lock(&mu_);
-    if (closed_) return Dropped(record_.name);
-    index = index_;
-    pending = pending_;
+    // VectorIndex allows one writer at a time: compaction of RAM is one.
+    absl::MutexLock w(&write_mu_);
+    std::shared_ptr<VectorIndex> index, pending;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      if (closed_) return Dropped(record_.name);
+      index = index_;
+      pending = pending_;
+    }
+    {
+      absl::WriterMutexLock gate(&index_gate_);
+      index->Compact();
+    }
+    if (pending) pending->Compact();
   }
-  {
-    absl::WriterMutexLock gate(&index_gate_);
-    index->Compact();
-  }
-  if (pending) pending->Compact();
-  // Then the disk: deleted rows and replaced codes are tombstones in RocksDB
-  // until their ranges are compacted.
+  // Then the disk, without the write lock: RocksDB's compaction of the
+  // collection's ranges can take minutes and is safe alongside writes
+  // (storage.h), so writes go on meanwhile. Deleted rows and replaced codes
+  // are tombstones until then.
   return storage_->CompactCollection(record_.name);
 }
 

@@ -4,17 +4,28 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <utility>
 
 #include "base/status_macros.h"
 #include "index/codecs/index_spec.h"
 #include "index/vector_index.h"
 #include "server/engine/collection.h"
+#include "server/engine/log_escape.h"
 
 namespace qvdb {
+
 namespace {
 
-constexpr uint32_t kMaxDim = 65536;  // as storage accepts
+// glibc keeps freed heap memory for reuse; after a drop or a compaction
+// that freed much of it, hand it back (RSS otherwise stays at its peak).
+void ReturnFreedMemory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
 
 }  // namespace
 
@@ -42,14 +53,24 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(
   std::unique_ptr<Engine> engine(new Engine(options, std::move(storage)));
   ASSIGN_OR_RETURN(std::vector<CollectionRecord> records,
                    engine->storage_->ListCollections());
-  size_t vectors = 0;
+  size_t vectors = 0, failed = 0;
   for (const CollectionRecord& rec : records) {
     auto c = Collection::Load(engine->storage_.get(), rec, engine->options_);
     if (!c.ok()) {
-      return absl::Status(
+      // One bad collection must not keep the others offline: it stays
+      // stored, untouched, and every call to it returns this error (drop
+      // it, or restore a snapshot).
+      absl::Status status(
           c.status().code(),
-          fmt::format("{}: cannot load collection \"{}\": {}", options.data_dir,
+          fmt::format("collection \"{}\" could not be loaded when the server "
+                      "opened: {}; drop it, or restore a snapshot",
                       rec.name, std::string(c.status().message())));
+      spdlog::error("{}: {}", options.data_dir,
+                    LogEscaped(std::string(status.message())));
+      ++failed;
+      absl::MutexLock lock(&engine->mu_);
+      engine->failed_.emplace(rec.name, std::move(status));
+      continue;
     }
     auto stats = (*c)->Stats();
     if (stats.ok()) vectors += stats->indexed_vectors;
@@ -57,10 +78,11 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(
     engine->collections_.emplace(rec.name, std::move(*c));
   }
   spdlog::info(
-      "{}: {} collection(s), {} vectors loaded in {:.3f} s", options.data_dir,
+      "{}: {} collection(s), {} vectors loaded in {:.3f} s{}", options.data_dir,
       records.size(), vectors,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-          .count());
+          .count(),
+      failed == 0 ? std::string() : fmt::format("; {} failed to load", failed));
   // Collections left untrained above their threshold (e.g. after a crash
   // during their first training) train now.
   absl::MutexLock lock(&engine->mu_);
@@ -78,6 +100,7 @@ absl::StatusOr<std::shared_ptr<Collection>> Engine::Find(
   absl::ReaderMutexLock lock(&mu_);
   auto it = collections_.find(name);
   if (it == collections_.end()) {
+    if (auto f = failed_.find(name); f != failed_.end()) return f->second;
     return absl::NotFoundError(
         fmt::format("collection \"{}\" does not exist; create it first "
                     "(ListCollections names the existing ones)",
@@ -94,10 +117,17 @@ absl::StatusOr<CollectionInfo> Engine::CreateCollection(
         fmt::format("collection \"{}\": index spec \"{}\": {}", config.name,
                     config.index_spec, std::string(spec.status().message())));
   }
-  if (config.dim == 0 || config.dim > kMaxDim) {
+  if (spec->ivf_nlist > kMaxIvfLists) {
+    return absl::InvalidArgumentError(fmt::format(
+        "collection \"{}\": index spec \"{}\" asks for {} IVF lists, more "
+        "than the limit of {}; use fewer lists (about 4 x sqrt(rows) is "
+        "usual)",
+        config.name, config.index_spec, spec->ivf_nlist, kMaxIvfLists));
+  }
+  if (config.dim == 0 || config.dim > kMaxCollectionDim) {
     return absl::InvalidArgumentError(fmt::format(
         "collection \"{}\": dimension must be between 1 and {}, got {}",
-        config.name, kMaxDim, config.dim));
+        config.name, kMaxCollectionDim, config.dim));
   }
   // Shapes the parser cannot check (PCA above dim, PQ m not dividing it).
   if (auto probe = CreateVectorIndex(*spec, int(config.dim), config.metric);
@@ -119,8 +149,8 @@ absl::StatusOr<CollectionInfo> Engine::CreateCollection(
   }
   absl::MutexLock lock(&mu_);
   collections_.emplace(rec.name, std::move(*c));
-  spdlog::info("created collection \"{}\": {} dimensions, {}, {}", rec.name,
-               rec.dim, MetricName(rec.metric), rec.index_spec);
+  spdlog::info("created collection \"{}\": {} dimensions, {}, {}",
+               LogEscaped(rec.name), rec.dim, MetricName(rec.metric), rec.index_spec);
   return Collection::InfoFromRecord(rec);
 }
 
@@ -131,6 +161,14 @@ absl::Status Engine::DropCollection(std::string_view name) {
     absl::MutexLock lock(&mu_);
     auto it = collections_.find(name);
     if (it == collections_.end()) {
+      if (auto f = failed_.find(name); f != failed_.end()) {
+        // A collection that failed to load is dropped from storage only.
+        RETURN_IF_ERROR(storage_->DropCollection(name));
+        failed_.erase(f);
+        spdlog::info("dropped collection \"{}\" (it had failed to load)",
+                     LogEscaped(name));
+        return absl::OkStatus();
+      }
       return absl::NotFoundError(
           fmt::format("collection \"{}\" does not exist", name));
     }
@@ -149,7 +187,11 @@ absl::Status Engine::DropCollection(std::string_view name) {
     }
     return st;
   }
-  spdlog::info("dropped collection \"{}\"", name);
+  spdlog::info("dropped collection \"{}\"", LogEscaped(name));
+  // The collection's RAM (lists, ids, codes: many heap blocks) goes back to
+  // the system now, not at some later growth of the heap.
+  c.reset();
+  ReturnFreedMemory();
   return absl::OkStatus();
 }
 
@@ -207,6 +249,13 @@ absl::StatusOr<std::vector<std::vector<Hit>>> Engine::Search(
   return c->Search(queries, options);
 }
 
+absl::StatusOr<std::vector<Hit>> Engine::SearchOne(
+    std::string_view name, std::span<const float> query,
+    const SearchOptions& options) const {
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Find(name));
+  return c->SearchOne(query, options);
+}
+
 absl::Status Engine::Train(std::string_view name) {
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Find(name));
   return c->Train();
@@ -219,7 +268,9 @@ absl::Status Engine::WaitForTraining(std::string_view name) {
 
 absl::Status Engine::Compact(std::string_view name) {
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Find(name));
-  return c->Compact();
+  absl::Status st = c->Compact();
+  ReturnFreedMemory();
+  return st;
 }
 
 absl::StatusOr<SnapshotInfo> Engine::CreateSnapshot(std::string_view name) {

@@ -10,8 +10,11 @@
 //   model is trained automatically at a threshold (EngineOptions) or by
 //   Train, and searches switch to it atomically. Writes made meanwhile are
 //   encoded with both models and never lost.
-// - Open loads every collection (model, then codes into the lists); a
-//   collection that cannot be loaded fails Open with a message naming it.
+// - Open loads every collection (model, then codes into the lists). A
+//   collection that cannot be loaded (damaged or mismatched model, a
+//   newer format) does not fail Open: the others open, and every call to
+//   it returns the load error naming it, until it is dropped or a snapshot
+//   is restored.
 // - Every error is an absl::Status saying what to fix: InvalidArgument for
 //   bad input (nothing is written), NotFound for an unknown collection,
 //   AlreadyExists for a taken name, FailedPrecondition / DataLoss for data
@@ -46,8 +49,8 @@ class Engine {
  public:
   // Opens (or, with options.storage.create_if_missing, creates) the data
   // directory and loads every collection. Errors come from Storage::Open
-  // (NotFound, FailedPrecondition, DataLoss: see docs/storage.md) or from
-  // loading a collection (its name in the message).
+  // (NotFound, FailedPrecondition, DataLoss: see docs/storage.md); a
+  // collection that fails to load is reported by its own calls instead.
   static absl::StatusOr<std::unique_ptr<Engine>> Open(
       const EngineOptions& options);
 
@@ -91,14 +94,21 @@ class Engine {
                                              const GetOptions& options) const;
 
   // --- Search ---
-  // queries holds nq x dim floats (1 <= nq <= max_batch_rows). One list of
-  // at most k hits per query, best first.
+  // queries holds nq x dim floats (1 <= nq <= max_batch_rows, k x nq <=
+  // max_result_hits; limits.h). One list of at most k hits per query, best
+  // first. ResourceExhausted when the hits' ids, payloads and vectors pass
+  // max_response_bytes.
   // Up to max_rows of the collection's stored vectors, evenly spread.
   absl::StatusOr<VectorSample> SampleVectors(std::string_view name,
                                              size_t max_rows) const;
   absl::StatusOr<std::vector<std::vector<Hit>>> Search(
       std::string_view name, std::span<const float> queries,
       const SearchOptions& options) const;
+  // One query of exactly the collection's dimension (InvalidArgument
+  // otherwise: several queries go to Search). At most k hits, best first.
+  absl::StatusOr<std::vector<Hit>> SearchOne(std::string_view name,
+                                             std::span<const float> query,
+                                             const SearchOptions& options) const;
 
   // --- Maintenance ---
   // Trains a new model on the rows stored now and switches to it; returns
@@ -135,6 +145,10 @@ class Engine {
   mutable absl::Mutex mu_;
   // shared_ptr: a call keeps its collection alive across a concurrent drop.
   std::map<std::string, std::shared_ptr<Collection>, std::less<>> collections_
+      ABSL_GUARDED_BY(mu_);
+  // Collections that Open could not load, with the error each call to them
+  // returns. DropCollection removes them from storage.
+  std::map<std::string, absl::Status, std::less<>> failed_
       ABSL_GUARDED_BY(mu_);
 };
 

@@ -52,6 +52,39 @@ inline absl::Status Dropped(std::string_view name) {
       fmt::format("collection \"{}\" was dropped", name));
 }
 
+// Counts the bytes a Get or Search answer holds while it is built, so that
+// an answer over Limits::max_response_bytes fails (ResourceExhausted) after
+// at most one row more than the limit, not after every row was copied.
+class ResponseBudgetCounter {
+ public:
+  ResponseBudgetCounter(std::string_view collection, std::string_view call,
+                        size_t max_bytes)
+      : collection_(collection), call_(call), max_bytes_(max_bytes) {}
+
+  // One row of the answer: its id, payload and vector bytes. `item` is the
+  // id's or query's position, for the message.
+  absl::Status Add(const UserId& id, size_t payload_bytes,
+                   size_t vector_bytes, size_t item) {
+    constexpr size_t kPerRow = 16;  // framing of a hit or result
+    const size_t id_bytes = std::holds_alternative<std::string>(id)
+                                ? std::get<std::string>(id).size()
+                                : sizeof(uint64_t);
+    bytes_ += kPerRow + id_bytes + payload_bytes + vector_bytes;
+    if (bytes_ <= max_bytes_) return absl::OkStatus();
+    return absl::ResourceExhaustedError(fmt::format(
+        "collection \"{}\": the {} answer grew past {} bytes at item {}, "
+        "over the response limit of {}; ask for fewer ids, a smaller k or "
+        "fewer queries, or leave out payloads or vectors",
+        collection_, call_, bytes_, item, max_bytes_));
+  }
+
+ private:
+  std::string_view collection_;
+  std::string_view call_;
+  size_t max_bytes_;
+  size_t bytes_ = 0;
+};
+
 // Rows i of enc listed in `keep`, as a new EncodedVectors.
 inline EncodedVectors SubsetOf(const EncodedVectors& enc,
                                const std::vector<size_t>& keep, size_t cs,

@@ -13,6 +13,8 @@
 #include "server/engine/collection.h"
 #include "server/engine/collection_internal.h"
 #include "server/engine/engine_validation.h"
+#include "server/engine/exception_border.h"
+#include "server/engine/log_escape.h"
 
 namespace qvdb {
 
@@ -28,12 +30,15 @@ void Collection::MaybeStartAutoTraining() {
   // A finished trainer's thread may still be returning; join it first.
   if (trainer_.joinable()) trainer_.join();
   spdlog::info("collection \"{}\": {} vectors, training {} in the background",
-               record_.name, index_->size(), record_.index_spec);
+               LogEscaped(record_.name), index_->size(), record_.index_spec);
   trainer_ = std::thread(&Collection::RunBackgroundTraining, this);
 }
 
 void Collection::RunBackgroundTraining() {
-  const absl::Status st = TrainNow();
+  // The thread's border: an exception here would terminate the server.
+  const absl::Status st = CatchExceptions(
+      fmt::format("training collection \"{}\"", LogEscaped(record_.name)),
+      [&] { return TrainNow(); });
   absl::MutexLock lock(&mu_);
   training_ = false;
   last_train_status_ = st;
@@ -42,7 +47,8 @@ void Collection::RunBackgroundTraining() {
     spdlog::warn(
         "collection \"{}\": automatic training failed: {}; retrying "
         "at {} vectors",
-        record_.name, st.ToString(), next_auto_train_at_);
+        LogEscaped(record_.name), LogEscaped(st.ToString(), 1024),
+        next_auto_train_at_);
   }
 }
 
@@ -53,7 +59,9 @@ absl::Status Collection::Train() {
     if (closed_) return Dropped(record_.name);
     training_ = true;
   }
-  const absl::Status st = TrainNow();
+  const absl::Status st = CatchExceptions(
+      fmt::format("training collection \"{}\"", LogEscaped(record_.name)),
+      [&] { return TrainNow(); });
   absl::MutexLock lock(&mu_);
   training_ = false;
   last_train_status_ = st;
@@ -76,9 +84,39 @@ absl::StatusOr<std::vector<float>> Collection::SampleForTraining(
 
 absl::StatusOr<VectorSample> Collection::SampleVectors(size_t max_rows) const {
   RETURN_IF_ERROR(CheckOpen());
+  const size_t dim = record_.dim;
+  ASSIGN_OR_RETURN(CollectionCounts counts, storage_->Counts(record_.name));
   VectorSample s;
-  ASSIGN_OR_RETURN(s.vectors, SampleStored(max_rows, &s.live_rows));
-  s.rows = s.vectors.size() / record_.dim;
+  s.live_rows = counts.live_rows;
+  const uint64_t want = std::min<uint64_t>(s.live_rows, max_rows);
+  const uint64_t span = counts.next_internal_id;
+  if (want == 0 || span == 0) return s;
+  // Point reads at an even stride over the internal ids, not a scan of the
+  // whole collection on every call: slot i starts at i * span / want and
+  // gives its first live row among kProbes ids. A slot of deleted rows
+  // gives none, so a sparse collection may return fewer rows.
+  constexpr uint64_t kProbes = 8;
+  s.vectors.reserve(want * dim);
+  for (uint64_t i = 0; i < want; ++i) {
+    const uint64_t begin = i * span / want;
+    const uint64_t end = std::min((i + 1) * span / want, begin + kProbes);
+    for (uint64_t iid = begin; iid < std::max(end, begin + 1); ++iid) {
+      auto row = storage_->GetByInternalId(record_.name, iid,
+                                           RowFields{false, true}, record_.id);
+      if (absl::IsNotFound(row.status())) continue;
+      if (!row.ok()) return row.status();
+      if (row->vector.size() != dim * sizeof(float)) {
+        return absl::DataLossError(fmt::format(
+            "collection \"{}\": row {} has a vector of {} bytes, expected "
+            "{}; restore the data directory from a snapshot",
+            record_.name, iid, row->vector.size(), dim * sizeof(float)));
+      }
+      const std::vector<float> f = BytesToFloats(row->vector);
+      s.vectors.insert(s.vectors.end(), f.begin(), f.end());
+      break;
+    }
+  }
+  s.rows = s.vectors.size() / dim;
   return s;
 }
 
@@ -154,7 +192,8 @@ void Collection::AbortPending(uint64_t version) {
   if (auto st = storage_->AbortModel(record_.name, version); !st.ok()) {
     // Harmless: Open discards an unfinished version.
     spdlog::warn("collection \"{}\": aborting model version {}: {}",
-                 record_.name, version, st.ToString());
+                 LogEscaped(record_.name), version,
+                 LogEscaped(st.ToString(), 1024));
   }
   touched_.clear();
   absl::MutexLock lock(&mu_);
@@ -247,7 +286,7 @@ absl::Status Collection::TrainNow() {
   spdlog::info(
       "collection \"{}\": model version {} in force ({} rows; trained on {} "
       "in {:.2f} s, {:.2f} s in all)",
-      name, version, rows, n, train_seconds, total);
+      LogEscaped(name), version, rows, n, train_seconds, total);
   return absl::OkStatus();
 }
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 
+#include "server/engine/limits.h"
 #include "storage/storage_options.h"
 
 namespace qvdb {
@@ -31,14 +32,9 @@ struct EngineOptions {
   // Writes to the collection wait for one such batch at most. Default: 8192.
   size_t train_chunk_rows = 8192;
 
-  // --- Limits on one request (InvalidArgument above them: split it) ---
-  // Rows of an upsert, ids of a delete or get, queries of a search.
-  // Default: 10000.
-  size_t max_batch_rows = 10000;
-  // Vector and payload bytes of one upsert. Default: 64 MiB.
-  size_t max_batch_bytes = size_t{64} << 20;
-  // Bytes of one payload. Default: 1 MiB.
-  size_t max_payload_bytes = size_t{1} << 20;
+  // Limits on one request and on a collection's shape (limits.h; each
+  // states its default). InvalidArgument above them: split the request.
+  Limits limits;
 
   // Threads a batch of queries is spread over (0: all cores). Default: 0.
   int search_threads = 0;

@@ -9,15 +9,12 @@
 #include <vector>
 
 #include "index/metric.h"
+#include "server/engine/limits.h"
 #include "storage/collection_record.h"
 #include "storage/user_id.h"
 
 namespace qvdb {
 
-// Largest k a search may ask for.
-inline constexpr int kMaxSearchK = 10000;
-// Largest refine factor (k * refine_factor candidates are re-scored).
-inline constexpr int kMaxRefineFactor = 100;
 
 // One row of an upsert. The vector has the collection's dimension; the
 // payload is opaque bytes (typically JSON), empty for none.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <unordered_set>
@@ -16,11 +17,11 @@ absl::Status CheckBatchSize(std::string_view collection, std::string_view what,
         "collection \"{}\": the {} batch is empty; send at least one row",
         collection, what));
   }
-  if (n > options.max_batch_rows) {
+  if (n > options.limits.max_batch_rows) {
     return absl::InvalidArgumentError(fmt::format(
         "collection \"{}\": the {} batch has {} rows, more than the limit of "
         "{}; split it into smaller batches",
-        collection, what, n, options.max_batch_rows));
+        collection, what, n, options.limits.max_batch_rows));
   }
   return absl::OkStatus();
 }
@@ -88,21 +89,21 @@ absl::Status ValidateUpsertBatch(std::string_view collection, uint32_t dim,
         !st.ok()) {
       return st;
     }
-    if (r.payload.size() > options.max_payload_bytes) {
+    if (r.payload.size() > options.limits.max_payload_bytes) {
       return absl::InvalidArgumentError(fmt::format(
           "collection \"{}\": the payload of id {} (row {}) has {} bytes, more "
           "than the limit of {}; store large documents elsewhere and keep a "
           "reference in the payload",
           collection, UserIdDebugString(r.id), i, r.payload.size(),
-          options.max_payload_bytes));
+          options.limits.max_payload_bytes));
     }
     bytes += r.vector.size() * sizeof(float) + r.payload.size();
   }
-  if (bytes > options.max_batch_bytes) {
+  if (bytes > options.limits.max_batch_bytes) {
     return absl::InvalidArgumentError(fmt::format(
         "collection \"{}\": the upsert batch holds {} bytes of vectors and "
         "payloads, more than the limit of {}; split it into smaller batches",
-        collection, bytes, options.max_batch_bytes));
+        collection, bytes, options.limits.max_batch_bytes));
   }
   return CheckIds(collection, "upsert", rows.size(), /*unique=*/true,
                   [&](size_t i) -> const UserId& { return rows[i].id; });
@@ -135,16 +136,32 @@ absl::Status ValidateSearch(std::string_view collection, uint32_t dim,
         collection, queries.size(), dim));
   }
   const size_t nq = queries.size() / dim;
-  if (nq > options.max_batch_rows) {
+  if (nq > options.limits.max_batch_rows) {
     return absl::InvalidArgumentError(fmt::format(
         "collection \"{}\": {} queries in one search, more than the limit of "
         "{}; split them",
-        collection, nq, options.max_batch_rows));
+        collection, nq, options.limits.max_batch_rows));
   }
-  if (search.k < 1 || search.k > kMaxSearchK) {
+  const Limits& limits = options.limits;
+  const int max_k = std::min(limits.max_k, kMaxSearchK);
+  if (search.k < 1 || search.k > max_k) {
     return absl::InvalidArgumentError(
         fmt::format("collection \"{}\": k must be between 1 and {}, got {}",
-                    collection, kMaxSearchK, search.k));
+                    collection, max_k, search.k));
+  }
+  // Hits are what a search costs and returns: bound them here too, not
+  // only at the gRPC border.
+  const uint64_t hits = uint64_t(search.k) * nq;
+  if (hits > limits.max_result_hits) {
+    return absl::InvalidArgumentError(fmt::format(
+        "collection \"{}\": k {} x {} queries = {} hits is over the limit of "
+        "{} per call; send fewer queries per call or a smaller k",
+        collection, search.k, nq, hits, limits.max_result_hits));
+  }
+  if (search.filter && search.filter->size() > limits.max_filter_ids) {
+    return absl::InvalidArgumentError(fmt::format(
+        "collection \"{}\": the filter's {} ids are over the limit of {}",
+        collection, search.filter->size(), limits.max_filter_ids));
   }
   if (search.nprobe < 1) {
     return absl::InvalidArgumentError(

@@ -26,9 +26,9 @@ class EngineValidationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     EngineOptions o = TestOptions(tmp_.Sub("data"));
-    o.max_batch_rows = 100;
-    o.max_payload_bytes = 64;
-    o.max_batch_bytes = 4000;
+    o.limits.max_batch_rows = 100;
+    o.limits.max_payload_bytes = 64;
+    o.limits.max_batch_bytes = 4000;
     auto e = Engine::Open(o);
     ASSERT_TRUE(e.ok()) << e.status();
     engine_ = std::move(*e);

@@ -6,10 +6,12 @@
 namespace qvdb {
 
 StorageRefineSource::StorageRefineSource(const Storage* storage,
-                                         std::string collection, int dim,
+                                         std::string collection,
+                                         uint32_t collection_id, int dim,
                                          Metric metric)
     : storage_(storage),
       collection_(std::move(collection)),
+      collection_id_(collection_id),
       dim_(dim),
       metric_(metric) {}
 
@@ -21,7 +23,8 @@ void StorageRefineSource::Fetch(const int64_t* ids, size_t n, uint8_t* out,
   for (size_t i = 0; i < n; ++i) {
     if (ids[i] < 0) continue;
     auto row = storage_->GetByInternalId(collection_, uint64_t(ids[i]),
-                                         RowFields{false, true});
+                                         RowFields{false, true},
+                                         collection_id_);
     if (!row.ok() || row->vector.size() != bytes) continue;
     if (metric_ == Metric::kCosine) {
       std::memcpy(v.data(), row->vector.data(), bytes);

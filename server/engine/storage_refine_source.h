@@ -24,7 +24,10 @@ namespace qvdb {
 class StorageRefineSource final : public RefineCodeSource {
  public:
   // `storage` must outlive this object.
-  StorageRefineSource(const Storage* storage, std::string collection, int dim,
+  // collection_id: CollectionRecord::id, so that a collection dropped and
+  // created again under the same name is not read.
+  StorageRefineSource(const Storage* storage, std::string collection,
+                      uint32_t collection_id, int dim,
                       Metric metric);
 
   // A row deleted since the candidate was found (or unreadable) is reported
@@ -35,6 +38,7 @@ class StorageRefineSource final : public RefineCodeSource {
  private:
   const Storage* const storage_;
   const std::string collection_;
+  const uint32_t collection_id_;
   const int dim_;
   const Metric metric_;
 };

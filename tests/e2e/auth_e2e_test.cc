@@ -133,6 +133,22 @@ TEST_F(AuthEndToEndTest, ReadOnlyKeySearchesButCannotWrite) {
   EXPECT_EQ(upsert_errors, 1u);
 }
 
+// Issue 16, defect 12: ListSnapshots showed server file paths to
+// read-only keys.
+TEST_F(AuthEndToEndTest, ListSnapshotsHidesPathsFromReadOnlyKeys) {
+  auto admin = ClientWith(kAdminKey);
+  ASSERT_TRUE(admin->CreateSnapshot("s1").ok());
+  auto mine = admin->ListSnapshots();
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  ASSERT_EQ(mine->size(), 1u);
+  EXPECT_FALSE((*mine)[0].path().empty());
+  auto theirs = ClientWith(kReaderKey)->ListSnapshots();
+  ASSERT_TRUE(theirs.ok()) << theirs.status();
+  ASSERT_EQ(theirs->size(), 1u);
+  EXPECT_EQ((*theirs)[0].name(), "s1");
+  EXPECT_TRUE((*theirs)[0].path().empty());
+}
+
 TEST_F(AuthEndToEndTest, HealthNeedsNoKey) {
   auto channel = grpc::CreateChannel(server_->address(),
                                      grpc::InsecureChannelCredentials());

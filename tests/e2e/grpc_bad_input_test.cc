@@ -319,6 +319,38 @@ TEST_F(BadInputTest, Search) {
   }
 }
 
+// Issue 16, defect 1: Search's single vector held 12 floats for a 4-d (here
+// 8-d) collection; every query was searched and the first returned.
+TEST_F(BadInputTest, SearchRejectsVectorOfWrongLength) {
+  v1::SearchParams p;
+  p.set_k(10000);
+  EXPECT_STATUS(Search("keep", std::vector<float>(3 * kDim, 0.1f), p),
+                INVALID_ARGUMENT, "send one query of 8 floats");
+  EXPECT_STATUS(Search("keep", std::vector<float>(kDim - 1, 0.1f), p),
+                INVALID_ARGUMENT, "has 8 dimensions");
+}
+
+// Issue 16, defect 3: Get built the whole answer (here 100 copies of a
+// 256 KiB payload) before the send limit applied.
+TEST_F(BadInputTest, GetOfRepeatedIdsIsBoundedBeforeTheSendLimit) {
+  ASSERT_TRUE(Create("big", kDim, v1::METRIC_L2, "Flat").ok());
+  v1::UpsertRequest up;
+  up.set_collection("big");
+  *up.add_rows() = Row(1);
+  up.mutable_rows(0)->set_payload(std::string(256 << 10, 'p'));
+  ASSERT_TRUE(Upsert(up).ok());
+  v1::GetRequest get;
+  get.set_collection("big");
+  get.set_with_payload(true);
+  for (int i = 0; i < 100; ++i) get.add_ids()->set_u64(1);
+  v1::GetResponse resp;
+  EXPECT_STATUS(Call(&v1::Qvdb::Stub::Get, get, &resp), RESOURCE_EXHAUSTED,
+                "response limit");
+  get.set_with_payload(false);
+  ASSERT_TRUE(Call(&v1::Qvdb::Stub::Get, get, &resp).ok());
+  EXPECT_EQ(resp.results_size(), 100);
+}
+
 TEST_F(BadInputTest, SearchBatch) {
   v1::SearchBatchRequest req;
   req.set_collection("keep");

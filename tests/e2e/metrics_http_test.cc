@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/e2e/service_test_util.h"
@@ -17,20 +20,26 @@
 namespace qvdb {
 namespace {
 
-// Sends `request` to 127.0.0.1:port (then half-closes when `close_write`)
-// and returns everything the server answered until it closed.
-std::string Exchange(int port, const std::string& request,
-                     bool close_write = false) {
+// A client connected to 127.0.0.1:port, silent so far (-1 on failure).
+int ConnectSilent(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  EXPECT_GE(fd, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     ::close(fd);
-    return "connect failed";
+    return -1;
   }
+  return fd;
+}
+
+// Sends `request` to 127.0.0.1:port (then half-closes when `close_write`)
+// and returns everything the server answered until it closed.
+std::string Exchange(int port, const std::string& request,
+                     bool close_write = false) {
+  const int fd = ConnectSilent(port);
+  if (fd < 0) return "connect failed";
   size_t sent = 0;
   while (sent < request.size()) {
     const ssize_t n =
@@ -116,13 +125,8 @@ TEST(MetricsHttpTest, ServesOverSocketsAndSurvivesBadClients) {
   // A client that connects and says nothing is dropped after the I/O
   // timeout; the next scrape is still served.
   {
-    const int idle = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(idle, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
-              0);
+    const int idle = ConnectSilent(port);
+    ASSERT_GE(idle, 0);
     r = Exchange(port, "GET /metrics HTTP/1.0\r\n\r\n");
     ::close(idle);
   }
@@ -136,15 +140,31 @@ TEST(MetricsHttpTest, ServesOverSocketsAndSurvivesBadClients) {
 TEST(MetricsHttpTest, StopEndsAConnectionBeingServed) {
   auto server = MetricsHttpServer::Start("127.0.0.1:0", [] { return ""; });
   ASSERT_TRUE(server.ok());
-  const int idle = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>((*server)->port()));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(idle, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
-            0);
+  const int idle = ConnectSilent((*server)->port());
+  ASSERT_GE(idle, 0);
   (*server)->Stop();  // returns although the idle client is being served
   ::close(idle);
+}
+
+// Issue 16, defect 12: one connection at a time let a silent client hold
+// every scrape for the I/O timeout.
+TEST(MetricsHttpTest, SilentClientsDoNotDelayAScrape) {
+  auto server = MetricsHttpServer::Start("127.0.0.1:0", [] { return "m 1\n"; });
+  ASSERT_TRUE(server.ok());
+  const int port = (*server)->port();
+  std::vector<int> idle;
+  for (int i = 0; i + 1 < MetricsHttpServer::kConnections; ++i) {
+    const int fd = ConnectSilent(port);
+    ASSERT_GE(fd, 0);
+    idle.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string r = Exchange(port, "GET /metrics HTTP/1.0\r\n\r\n");
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(StatusLine(r), "HTTP/1.0 200 OK");
+  EXPECT_LT(waited, MetricsHttpServer::kIoTimeout / 2);
+  for (int fd : idle) ::close(fd);
 }
 
 TEST(MetricsHttpTest, BadAddresses) {

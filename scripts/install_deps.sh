@@ -13,6 +13,19 @@ PACKAGES=(
   openssl
   gnuplot-nox
   libhnswlib-dev
+  libroaring-dev
+  # Fuzzers (tests/fuzz, docs/testing.md): clang 14, its libFuzzer and
+  # sanitizer runtimes, and the OpenMP runtime clang links.
+  clang-14 libclang-rt-14-dev libomp-14-dev
+  # The Python client (client/python, docs/python.md) and its tests: the
+  # runtime, the stub compiler (grpc_tools; protoc's grpc_python_plugin comes
+  # with protobuf-compiler-grpc), and an offline `pip install
+  # --no-build-isolation` into a venv that sees these packages.
+  python3 python3-grpcio python3-protobuf python3-numpy python3-tqdm
+  python3-grpc-tools python3-pytest
+  python3-setuptools python3-wheel python3-pip python3-venv
+  # Lint of the shell scripts (ctest scripts_shellcheck; STYLE.md §11).
+  shellcheck
 )
 
 missing=()

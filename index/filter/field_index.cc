@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <type_traits>
 
 namespace qvdb {
 namespace {
@@ -39,18 +38,26 @@ Roaring RangeUnion(const Map& m, FilterExpr::Op op, Key v) {
   return Roaring::fastunion(parts.size(), parts.data());
 }
 
+// Calls fn(map, key) on the one map of `f` that holds values of v's type:
+// keywords and bools (as "true"/"false") by string, int64 and timestamps,
+// doubles. Every lookup, insert and erase goes through here.
+template <typename PerField, typename Fn>
+decltype(auto) WithMapOf(PerField& f, const FieldValue& v, Fn fn) {
+  if (const auto* s = std::get_if<std::string>(&v)) return fn(f.keywords, *s);
+  if (const auto* b = std::get_if<bool>(&v)) {
+    return fn(f.keywords, std::string(*b ? "true" : "false"));
+  }
+  if (const auto* i = std::get_if<int64_t>(&v)) return fn(f.ints, *i);
+  return fn(f.doubles, std::get<double>(v));
+}
+
 }  // namespace
 
 FieldIndex::FieldIndex(FieldSchema schema)
     : schema_(std::move(schema)), fields_(schema_.fields().size()) {}
 
 Roaring* FieldIndex::BitmapFor(PerField& f, const FieldValue& v) {
-  if (const auto* s = std::get_if<std::string>(&v)) return &f.keywords[*s];
-  if (const auto* b = std::get_if<bool>(&v)) {
-    return &f.keywords[*b ? "true" : "false"];
-  }
-  if (const auto* i = std::get_if<int64_t>(&v)) return &f.ints[*i];
-  return &f.doubles[std::get<double>(v)];
+  return WithMapOf(f, v, [](auto& map, const auto& key) { return &map[key]; });
 }
 
 absl::Status FieldIndex::Set(int64_t id, const RowValues& values) {
@@ -60,8 +67,8 @@ absl::Status FieldIndex::Set(int64_t id, const RowValues& values) {
   }
   if (values.size() != fields_.size()) {
     return absl::InvalidArgumentError(
-        fmt::format("{} field values for a schema of {} fields",
-                    values.size(), fields_.size()));
+        fmt::format("{} field values for a schema of {} fields", values.size(),
+                    fields_.size()));
   }
   Remove(id);
   const uint32_t row = uint32_t(id);
@@ -85,51 +92,28 @@ void FieldIndex::Remove(int64_t id) {
     PerField& f = fields_[i];
     f.present.remove(row);
     for (const FieldValue& v : it->second[i]) {
-      Roaring* bm = BitmapFor(f, v);
-      bm->remove(row);
-      // Drop empty bitmaps so a rolling window of values does not grow.
-      if (!bm->isEmpty()) continue;
-      std::visit(
-          [&](const auto& x) {
-            using T = std::decay_t<decltype(x)>;
-            if constexpr (std::is_same_v<T, std::string>) {
-              f.keywords.erase(x);
-            } else if constexpr (std::is_same_v<T, bool>) {
-              f.keywords.erase(x ? "true" : "false");
-            } else if constexpr (std::is_same_v<T, int64_t>) {
-              f.ints.erase(x);
-            } else {
-              f.doubles.erase(x);
-            }
-          },
-          v);
+      WithMapOf(f, v, [&](auto& map, const auto& key) {
+        auto bm = map.find(key);
+        if (bm == map.end()) return;  // a value the row listed twice
+        bm->second.remove(row);
+        // Drop empty bitmaps so a rolling window of values does not grow.
+        if (bm->second.isEmpty()) map.erase(bm);
+      });
     }
   }
   live_.remove(row);
   rows_.erase(it);
 }
 
-Roaring FieldIndex::Equal(const PerField& f,
-                                   const FieldValue& v) const {
-  if (const auto* s = std::get_if<std::string>(&v)) {
-    auto it = f.keywords.find(*s);
-    return it == f.keywords.end() ? Roaring() : it->second;
-  }
-  if (const auto* b = std::get_if<bool>(&v)) {
-    auto it = f.keywords.find(*b ? "true" : "false");
-    return it == f.keywords.end() ? Roaring() : it->second;
-  }
-  if (const auto* i = std::get_if<int64_t>(&v)) {
-    auto it = f.ints.find(*i);
-    return it == f.ints.end() ? Roaring() : it->second;
-  }
-  auto it = f.doubles.find(std::get<double>(v));
-  return it == f.doubles.end() ? Roaring() : it->second;
+Roaring FieldIndex::Equal(const PerField& f, const FieldValue& v) const {
+  return WithMapOf(f, v, [](const auto& map, const auto& key) {
+    auto it = map.find(key);
+    return it == map.end() ? Roaring() : it->second;
+  });
 }
 
 Roaring FieldIndex::Compare(const FieldSpec& spec, const PerField& f,
-                                     FilterExpr::Op op,
-                                     const FieldValue& v) const {
+                            FilterExpr::Op op, const FieldValue& v) const {
   switch (op) {
     case FilterExpr::Op::kEq:
       return Equal(f, v);
@@ -138,7 +122,8 @@ Roaring FieldIndex::Compare(const FieldSpec& spec, const PerField& f,
     default:
       break;
   }
-  if (IsIntegral(spec.type)) return RangeUnion(f.ints, op, std::get<int64_t>(v));
+  if (IsIntegral(spec.type))
+    return RangeUnion(f.ints, op, std::get<int64_t>(v));
   return RangeUnion(f.doubles, op, std::get<double>(v));
 }
 
@@ -189,12 +174,14 @@ size_t FieldIndex::memory_bytes() const {
   size_t bytes = live_.getSizeInBytes();
   for (const PerField& f : fields_) {
     bytes += f.present.getSizeInBytes();
-    for (const auto& [k, bm] : f.keywords) bytes += k.size() + bm.getSizeInBytes() + 64;
+    for (const auto& [k, bm] : f.keywords)
+      bytes += k.size() + bm.getSizeInBytes() + 64;
     for (const auto& [k, bm] : f.ints) bytes += bm.getSizeInBytes() + 64;
     for (const auto& [k, bm] : f.doubles) bytes += bm.getSizeInBytes() + 64;
   }
   // rows_: the values each row holds, roughly.
-  bytes += rows_.size() * (64 + fields_.size() * sizeof(std::vector<FieldValue>));
+  bytes +=
+      rows_.size() * (64 + fields_.size() * sizeof(std::vector<FieldValue>));
   return bytes;
 }
 

@@ -112,6 +112,15 @@ TEST(FieldIndexTest, RemovingEveryRowLeavesNoBitmapsBehind) {
   EXPECT_EQ(index.memory_bytes(), empty_bytes);
 }
 
+TEST(FieldIndexTest, ATagListedTwiceIsRemovedOnce) {
+  FieldIndex index(Schema());
+  RowValues row(5);
+  row[4] = {FieldValue(std::string("faq")), FieldValue(std::string("faq"))};
+  ASSERT_TRUE(index.Set(1, row).ok());
+  index.Remove(1);
+  EXPECT_EQ(index.live_rows(), 0u);
+}
+
 TEST(FieldIndexTest, RoaringIdFilterTestsMembership) {
   Roaring ids;
   ids.add(3);

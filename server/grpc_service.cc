@@ -193,8 +193,11 @@ MetricsSnapshot QvdbService::CollectMetrics() const {
   for (const CollectionInfo& info : *infos) {
     auto stats = (*engine)->Stats(info.name);
     if (!stats.ok()) continue;  // dropped meanwhile
-    s.collections.push_back({info.name, stats->live_rows,
-                             stats->indexed_vectors, stats->memory_bytes});
+    s.collections.push_back(
+        {info.name, stats->live_rows, stats->indexed_vectors,
+         stats->memory_bytes, stats->storage_disk_bytes,
+         stats->refine_file_bytes, stats->refine_fetched_from_file,
+         stats->refine_fetched_from_storage});
   }
   return s;
 }

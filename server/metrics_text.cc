@@ -106,6 +106,35 @@ std::string RenderPrometheusText(const MetricsSnapshot& s) {
                        Escape(c.name), c.memory_bytes);
   }
 
+  Header(&out, "qvdb_collection_disk_bytes", "gauge",
+         "Bytes on disk, by collection and part (RocksDB's estimate, the "
+         "refine file).");
+  for (const auto& c : s.collections) {
+    const std::string name = Escape(c.name);
+    out += fmt::format(
+        "qvdb_collection_disk_bytes{{collection=\"{}\",part=\"rocksdb\"}} "
+        "{}\n",
+        name, c.storage_disk_bytes);
+    out += fmt::format(
+        "qvdb_collection_disk_bytes{{collection=\"{}\",part=\"refine_file\"}}"
+        " {}\n",
+        name, c.refine_file_bytes);
+  }
+  Header(&out, "qvdb_refine_reads_total", "counter",
+         "Re-ranking records read from the disk tier, by collection and "
+         "source (the refine file, or a RocksDB point read).");
+  for (const auto& c : s.collections) {
+    const std::string name = Escape(c.name);
+    out += fmt::format(
+        "qvdb_refine_reads_total{{collection=\"{}\",source=\"refine_file\"}} "
+        "{}\n",
+        name, c.refine_reads_from_file);
+    out += fmt::format(
+        "qvdb_refine_reads_total{{collection=\"{}\",source=\"rocksdb\"}} "
+        "{}\n",
+        name, c.refine_reads_from_storage);
+  }
+
   Header(&out, "process_resident_memory_bytes", "gauge",
          "Resident memory of the server process.");
   out += fmt::format("process_resident_memory_bytes {}\n", s.process_rss_bytes);

@@ -31,6 +31,12 @@ struct MetricsSnapshot {
     uint64_t rows = 0;
     uint64_t indexed_vectors = 0;
     uint64_t memory_bytes = 0;
+    // Bytes on disk (RocksDB's estimate, the refine file) and re-ranking
+    // records read since load from the refine file and from RocksDB.
+    uint64_t storage_disk_bytes = 0;
+    uint64_t refine_file_bytes = 0;
+    uint64_t refine_reads_from_file = 0;
+    uint64_t refine_reads_from_storage = 0;
   };
   std::string version;
   std::string simd_level;

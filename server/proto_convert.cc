@@ -76,6 +76,13 @@ void ToProto(const CollectionStats& s, v1::CollectionDescription* out) {
   out->set_last_train_seconds(s.last_train_seconds);
   out->set_last_train_error(s.last_train_error);
   out->set_load_seconds(s.load_seconds);
+  out->set_refine_file(s.refine_file_attached);
+  out->set_refine_file_bytes(s.refine_file_bytes);
+  out->set_storage_disk_bytes(s.storage_disk_bytes);
+  out->set_disk_bytes_per_vector(s.disk_bytes_per_vector);
+  out->set_refine_reads_from_file(s.refine_fetched_from_file);
+  out->set_refine_reads_from_storage(s.refine_fetched_from_storage);
+  out->set_refine_bytes_read(s.refine_bytes_read);
 }
 
 absl::StatusOr<std::vector<UpsertRow>> FromProto(

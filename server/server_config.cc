@@ -43,6 +43,10 @@ std::optional<ServerConfig> ParseServerArgs(
   app.add_option("--device", c.device, "Search on the cpu or the gpu")
       ->check(CLI::IsMember({"cpu", "gpu"}))
       ->capture_default_str();
+  app.add_option("--refine-file", c.refine_file,
+                 "Re-rank Refine(Flat) from a refine file in the data "
+                 "directory (false: RocksDB reads)")
+      ->capture_default_str();
   app.add_option("--search-threads", c.search_threads,
                  "Threads per batch of queries (0: all cores)")
       ->capture_default_str()
@@ -147,6 +151,7 @@ absl::StatusOr<EngineOptions> ToEngineOptions(const ServerConfig& config) {
   o.auto_train = config.auto_train;
   o.auto_train_min_rows = config.auto_train_min_rows;
   o.search_threads = config.search_threads;
+  o.refine_file = config.refine_file;
   if (config.device == "gpu") {  // --device gpu: one line when it cannot be
     const absl::Status gpu = GpuDeviceStatus();
     if (!gpu.ok()) spdlog::warn("{}", GpuFallbackMessage(gpu));

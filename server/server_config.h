@@ -51,6 +51,10 @@ struct ServerConfig {
   // Where searches run: "cpu" or "gpu" (docs/gpu.md; without a CUDA device
   // the server says so once and searches on the CPU). Default: cpu.
   std::string device = "cpu";
+  // Re-rank Refine(Flat) collections from a refine file in the data
+  // directory (page cache) rather than one RocksDB read per candidate
+  // (docs/storage.md, "Refine file"). Default: true.
+  bool refine_file = true;
   Limits limits;
   // On SIGTERM/SIGINT, how long calls in flight may take to finish before
   // they are cancelled. Default: 30 s.

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 
 #include "base/status_macros.h"
 
@@ -19,7 +21,7 @@ namespace {
 
 // Header: magic, format, record size, clean flag, identity, header CRC.
 constexpr uint32_t kMagic = 0x46525651;  // "QVRF"
-constexpr uint32_t kFormat = 1;
+constexpr uint32_t kFormat = 2;
 constexpr size_t kHeaderBytes = 4096;     // one page: records stay aligned
 constexpr size_t kPrefixBytes = 8;        // u32 present, u32 crc of record
 constexpr uint32_t kPresent = 0x52454331;  // "1CER": not a zero page
@@ -32,7 +34,8 @@ struct Header {
   uint32_t record_bytes;
   uint32_t clean;
   uint64_t identity;
-  uint32_t crc;  // of the fields above
+  uint64_t source_version;  // when clean: the source's version at Close
+  uint32_t crc;             // of the fields above
   uint32_t pad;
 };
 
@@ -65,6 +68,60 @@ absl::Status Errno(std::string_view what, const std::string& path) {
 
 }  // namespace
 
+namespace {
+std::string RefineFilePath(const std::string& data_dir,
+                           uint32_t collection_id) {
+  return (std::filesystem::path(data_dir) / "refine" /
+          fmt::format("{}.qvrf", collection_id))
+      .string();
+}
+}  // namespace
+
+absl::StatusOr<std::string> PrepareRefineFilePath(const std::string& data_dir,
+                                                  uint32_t collection_id) {
+  const std::string path = RefineFilePath(data_dir, collection_id);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(),
+                                      ec);
+  if (ec) {
+    return absl::InternalError(fmt::format(
+        "cannot create the refine file directory of {}: {}", path,
+        ec.message()));
+  }
+  return path;
+}
+
+absl::Status RemoveRefineFile(const std::string& data_dir,
+                              uint32_t collection_id) {
+  const std::string path = RefineFilePath(data_dir, collection_id);
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  if (ec) {
+    return absl::InternalError(
+        fmt::format("cannot remove refine file {}: {}", path, ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+void RemoveOrphanRefineFiles(const std::string& data_dir,
+                             const std::vector<uint32_t>& live_ids) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = fs::path(data_dir) / "refine";
+  std::vector<fs::path> orphans;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const bool live = std::any_of(
+        live_ids.begin(), live_ids.end(), [&](uint32_t id) {
+          return it->path() == fs::path(RefineFilePath(data_dir, id));
+        });
+    if (!live && it->path().extension() == ".qvrf") {
+      orphans.push_back(it->path());
+    }
+  }
+  for (const fs::path& p : orphans) fs::remove(p, ec);
+}
+
 RefineFile::RefineFile(std::string path, int fd, uint32_t record_bytes,
                        uint64_t identity)
     : path_(std::move(path)),
@@ -82,7 +139,8 @@ RefineFile::~RefineFile() {
 }
 
 absl::StatusOr<std::unique_ptr<RefineFile>> RefineFile::Open(
-    const std::string& path, uint32_t record_bytes, uint64_t identity) {
+    const std::string& path, uint32_t record_bytes, uint64_t identity,
+    uint64_t source_version) {
   if (record_bytes == 0 || record_bytes > kMaxRecordBytes) {
     return absl::InvalidArgumentError(fmt::format(
         "refine file {}: record size {} is outside 1..{}", path, record_bytes,
@@ -110,6 +168,10 @@ absl::StatusOr<std::unique_ptr<RefineFile>> RefineFile::Open(
     reason = "written for another collection or record size";
   } else if (h.clean != 1) {
     reason = "not closed cleanly";
+  } else if (h.source_version != source_version) {
+    reason = fmt::format(
+        "stale: closed at database version {}, the database is at {}",
+        h.source_version, source_version);
   } else if ((uint64_t(st.st_size) - kHeaderBytes) % f->slot_bytes_ != 0) {
     reason = "truncated records";
   }
@@ -128,8 +190,7 @@ absl::StatusOr<std::unique_ptr<RefineFile>> RefineFile::Open(
   }
   // Any write from now on may leave records newer than the last clean
   // close: the header says "not clean" before the first one.
-  RETURN_IF_ERROR(f->WriteHeader(/*clean=*/false));
-  if (fdatasync(fd) != 0) return Errno("sync", path);
+  RETURN_IF_ERROR(f->MarkUnclean());
   return f;
 }
 
@@ -157,13 +218,22 @@ absl::Status RefineFile::EnsureCapacity(uint64_t slots) {
   return Map(std::max({slots, capacity_ + capacity_ / 2, kMinGrowSlots}));
 }
 
-absl::Status RefineFile::WriteHeader(bool clean) {
+absl::Status RefineFile::MarkUnclean() {
+  if (unclean_on_disk_) return absl::OkStatus();
+  RETURN_IF_ERROR(WriteHeader(/*clean=*/false, 0));
+  if (fdatasync(fd_) != 0) return Errno("sync", path_);
+  unclean_on_disk_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status RefineFile::WriteHeader(bool clean, uint64_t source_version) {
   Header h{};
   h.magic = kMagic;
   h.format = kFormat;
   h.record_bytes = record_bytes_;
   h.clean = clean ? 1 : 0;
   h.identity = identity_;
+  h.source_version = source_version;
   h.crc = HeaderCrc(h);
   if (pwrite(fd_, &h, sizeof(h), 0) != ssize_t(sizeof(h))) {
     return Errno("write header", path_);
@@ -182,6 +252,7 @@ absl::Status RefineFile::Put(int64_t id, const uint8_t* record) {
     return absl::InvalidArgumentError(
         fmt::format("refine file {}: negative id {}", path_, id));
   }
+  RETURN_IF_ERROR(MarkUnclean());
   RETURN_IF_ERROR(EnsureCapacity(uint64_t(id) + 1));
   absl::ReaderMutexLock lock(&map_mu_);
   uint8_t* slot = map_ + kHeaderBytes + uint64_t(id) * slot_bytes_;
@@ -195,6 +266,7 @@ absl::Status RefineFile::Put(int64_t id, const uint8_t* record) {
 }
 
 absl::Status RefineFile::Erase(int64_t id) {
+  RETURN_IF_ERROR(MarkUnclean());
   absl::ReaderMutexLock lock(&map_mu_);
   if (id < 0 || uint64_t(id) >= capacity_) return absl::OkStatus();
   StoreWord(map_ + kHeaderBytes + uint64_t(id) * slot_bytes_, 0);
@@ -228,10 +300,11 @@ absl::Status RefineFile::Sync() {
   return absl::OkStatus();
 }
 
-absl::Status RefineFile::Close() {
+absl::Status RefineFile::Close(uint64_t source_version) {
   RETURN_IF_ERROR(Sync());
-  RETURN_IF_ERROR(WriteHeader(/*clean=*/!needs_rebuild_));
+  RETURN_IF_ERROR(WriteHeader(/*clean=*/!needs_rebuild_, source_version));
   if (fdatasync(fd_) != 0) return Errno("sync", path_);
+  unclean_on_disk_ = needs_rebuild_;
   return absl::OkStatus();
 }
 

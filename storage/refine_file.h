@@ -8,11 +8,14 @@
 // - Every record carries a CRC32 of its bytes; a record that is absent,
 //   erased or torn reads as not found, and the caller falls back to
 //   RocksDB for it.
-// - The header says whether the file was closed cleanly. Open() reports
+// - The header says whether the file was closed cleanly, and the source's
+//   version then (RocksDB's sequence number). Open() reports
 //   needs_rebuild() when the file is missing, truncated, foreign (another
-//   collection, record size or format) or was not closed cleanly (a crash
-//   since its last Close may have left records older than RocksDB's); the
-//   caller then rewrites every record from RocksDB and calls MarkRebuilt().
+//   collection, record size or format), was not closed cleanly (a crash
+//   since its last Close may have left records older than RocksDB's), or
+//   is stale (the source changed since its Close: e.g. an old copy put
+//   back); the caller then rewrites every record from RocksDB and calls
+//   MarkRebuilt().
 // So a crash at any point costs a rebuild at the next open, never a wrong
 // answer.
 //
@@ -32,13 +35,29 @@
 
 namespace qvdb {
 
+// A collection's refine file in a data directory:
+// <data_dir>/refine/<collection_id>.qvrf, creating the directory. Restoring a snapshot swaps the whole data directory, so
+// restored collections start without files and rebuild them.
+absl::StatusOr<std::string> PrepareRefineFilePath(const std::string& data_dir,
+                                                  uint32_t collection_id);
+// Deletes the refine file of a dropped collection (no error if absent).
+absl::Status RemoveRefineFile(const std::string& data_dir,
+                              uint32_t collection_id);
+// Deletes the refine files of collections not in `live_ids` (a drop that
+// crashed between storage and the file leaves one behind).
+void RemoveOrphanRefineFiles(const std::string& data_dir,
+                             const std::vector<uint32_t>& live_ids);
+
 class RefineFile {
  public:
   // Opens or creates `path` for records of `record_bytes` (1 .. 1 MiB).
   // `identity` names what the records are (e.g. the collection's immutable
   // id); a file written for another identity is rebuilt, not trusted.
+  // `source_version`: the source's version now; a clean file closed at
+  // another version is stale and rebuilt.
   static absl::StatusOr<std::unique_ptr<RefineFile>> Open(
-      const std::string& path, uint32_t record_bytes, uint64_t identity);
+      const std::string& path, uint32_t record_bytes, uint64_t identity,
+      uint64_t source_version);
   ~RefineFile();  // unmaps; does not mark the file clean (Close does)
 
   RefineFile(const RefineFile&) = delete;
@@ -62,8 +81,10 @@ class RefineFile {
 
   // Makes every Put/Erase so far durable (fdatasync).
   absl::Status Sync();
-  // Syncs and marks the file clean, so the next Open trusts it.
-  absl::Status Close();
+  // Syncs and marks the file clean at `source_version`, so the next Open
+  // at that version trusts it. Put or Erase after Close marks it unclean
+  // again.
+  absl::Status Close(uint64_t source_version);
 
   uint32_t record_bytes() const { return record_bytes_; }
   // Bytes of the file on disk (mapped, mostly in the page cache when hot).
@@ -75,7 +96,8 @@ class RefineFile {
   size_t slot_bytes() const { return slot_bytes_; }
   absl::Status Map(uint64_t capacity) ABSL_EXCLUSIVE_LOCKS_REQUIRED(map_mu_);
   absl::Status EnsureCapacity(uint64_t slots);
-  absl::Status WriteHeader(bool clean);
+  absl::Status WriteHeader(bool clean, uint64_t source_version);
+  absl::Status MarkUnclean();
 
   const std::string path_;
   const int fd_;
@@ -83,6 +105,7 @@ class RefineFile {
   const size_t slot_bytes_;  // 8-byte prefix (present, crc) + the record
   const uint64_t identity_;
   bool needs_rebuild_ = false;
+  bool unclean_on_disk_ = false;  // the header says "not clean"
   std::string rebuild_reason_;
 
   mutable absl::Mutex map_mu_;

@@ -24,7 +24,7 @@ std::vector<uint8_t> Record(int64_t id, uint32_t bytes) {
 std::unique_ptr<RefineFile> OpenOrDie(const std::string& path,
                                       uint32_t bytes = 40,
                                       uint64_t identity = 7) {
-  auto f = RefineFile::Open(path, bytes, identity);
+  auto f = RefineFile::Open(path, bytes, identity, /*source_version=*/3);
   EXPECT_TRUE(f.ok()) << f.status();
   return f.ok() ? *std::move(f) : nullptr;
 }
@@ -48,7 +48,7 @@ TEST(RefineFileTest, RecordsRoundTripAcrossACleanReopen) {
       ASSERT_TRUE(f->Put(id, Record(id, 40).data()).ok());
     }
     ASSERT_TRUE(f->Erase(5).ok());
-    ASSERT_TRUE(f->Close().ok());
+    ASSERT_TRUE(f->Close(3).ok());
   }
   auto f = OpenOrDie(path);
   EXPECT_FALSE(f->needs_rebuild()) << f->rebuild_reason();
@@ -84,7 +84,7 @@ TEST(RefineFileTest, TruncatedDeletedOrForeignFilesAreDetected) {
     for (int64_t id = 0; id < 100; ++id) {
       ASSERT_TRUE(f->Put(id, Record(id, 40).data()).ok());
     }
-    ASSERT_TRUE(f->Close().ok());
+    ASSERT_TRUE(f->Close(3).ok());
   };
   write_clean();
   std::filesystem::resize_file(path, std::filesystem::file_size(path) - 3);
@@ -123,7 +123,7 @@ TEST(RefineFileTest, ADamagedRecordReadsAsNotFound) {
     ASSERT_TRUE(f->MarkRebuilt().ok());
     ASSERT_TRUE(f->Put(0, Record(0, 40).data()).ok());
     ASSERT_TRUE(f->Put(1, Record(1, 40).data()).ok());
-    ASSERT_TRUE(f->Close().ok());
+    ASSERT_TRUE(f->Close(3).ok());
   }
   {
     // Flip a byte inside record 1 (header 4096, slots of 48 bytes).
@@ -139,14 +139,43 @@ TEST(RefineFileTest, ADamagedRecordReadsAsNotFound) {
 
 TEST(RefineFileTest, BadArgumentsAreErrors) {
   TempDir dir;
-  EXPECT_FALSE(RefineFile::Open(dir.path() + "/a", 0, 1).ok());
-  EXPECT_FALSE(RefineFile::Open(dir.path() + "/a", (1 << 20) + 1, 1).ok());
-  EXPECT_FALSE(RefineFile::Open(dir.path() + "/no/such/dir/a", 8, 1).ok());
+  EXPECT_FALSE(RefineFile::Open(dir.path() + "/a", 0, 1, 0).ok());
+  EXPECT_FALSE(RefineFile::Open(dir.path() + "/a", (1 << 20) + 1, 1, 0).ok());
+  EXPECT_FALSE(RefineFile::Open(dir.path() + "/no/such/dir/a", 8, 1, 0).ok());
   auto f = OpenOrDie(dir.path() + "/b");
   EXPECT_FALSE(f->Put(-1, Record(0, 40).data()).ok());
 }
 
 // Readers never see a record that is not one that was written, while one
+// A clean file closed at another version of the source (an old copy put
+// back, or writes it missed) is stale: rebuilt, never trusted. A write after
+// Close marks it unclean again.
+TEST(RefineFileTest, AFileClosedAtAnotherSourceVersionIsStale) {
+  TempDir dir;
+  const std::string path = dir.path() + "/c.qrf";
+  {
+    auto f = OpenOrDie(path);
+    ASSERT_TRUE(f->MarkRebuilt().ok());
+    ASSERT_TRUE(f->Put(1, Record(1, 40).data()).ok());
+    ASSERT_TRUE(f->Close(3).ok());
+  }
+  {
+    auto f = RefineFile::Open(path, 40, 7, /*source_version=*/4);
+    ASSERT_TRUE(f.ok()) << f.status();
+    EXPECT_TRUE((*f)->needs_rebuild());
+    EXPECT_NE((*f)->rebuild_reason().find("stale"), std::string::npos)
+        << (*f)->rebuild_reason();
+    EXPECT_FALSE(ReadsBack(**f, 1));  // emptied for the rebuild
+    ASSERT_TRUE((*f)->MarkRebuilt().ok());
+    ASSERT_TRUE((*f)->Put(1, Record(1, 40).data()).ok());
+    ASSERT_TRUE((*f)->Close(4).ok());
+    ASSERT_TRUE((*f)->Put(2, Record(2, 40).data()).ok());  // after Close
+  }
+  auto f = OpenOrDie(path);
+  EXPECT_TRUE(f->needs_rebuild());
+  EXPECT_EQ(f->rebuild_reason(), "not closed cleanly");
+}
+
 // writer appends (remapping as the file grows) and rewrites.
 TEST(RefineFileTest, ConcurrentReadsDuringGrowthAndRewrites) {
   TempDir dir;

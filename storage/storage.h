@@ -69,6 +69,9 @@ struct CollectionCounts {
   uint64_t next_internal_id = 0;  // ids below this were handed out
   uint64_t codes_in_force = 0;    // codes under the model version in force
   uint64_t codes_pending = 0;     // codes under the pending version
+  // RocksDB's estimate of the collection's bytes on disk (SST files and
+  // memtables, every column family): approximate, from file metadata.
+  uint64_t approximate_disk_bytes = 0;
 };
 
 // The codes of one inverted list under one model version, in internal id
@@ -146,6 +149,10 @@ class Storage {
       std::string_view collection, std::span<const Mutation> mutations) = 0;
   // Makes every acknowledged write durable now (fsyncs the log).
   virtual absl::Status Sync() = 0;
+  // RocksDB's sequence number of the last write: a cache of the database
+  // (the refine file) records it when closed, and is trusted at the next
+  // open only if no write came since (docs/storage.md, "Refine file").
+  virtual uint64_t LatestSequenceNumber() const = 0;
 
   // --- Reads ---
   // NotFound when the collection or the row does not exist.

@@ -274,6 +274,20 @@ absl::StatusOr<CollectionCounts> StorageImpl::Counts(
   };
   ASSIGN_OR_RETURN(out.codes_in_force, code_count(rec.model_version));
   ASSIGN_OR_RETURN(out.codes_pending, code_count(rec.pending_model_version));
+  // Every data family keys a collection's rows under its 4-byte prefix.
+  const std::string begin = CollectionPrefix(rec.id);
+  const std::string end = PrefixEnd(begin);
+  const rocksdb::Range range(begin, end);
+  rocksdb::SizeApproximationOptions sizes;
+  sizes.include_memtables = true;
+  sizes.include_files = true;
+  for (Cf cf : {kModels, kCodes, kVectors, kPayloads, kIds}) {
+    uint64_t bytes = 0;
+    if (db_.db->GetApproximateSizes(sizes, db_.cf(cf), &range, 1, &bytes)
+            .ok()) {
+      out.approximate_disk_bytes += bytes;
+    }
+  }
   return out;
 }
 

@@ -44,6 +44,7 @@ class StorageImpl final : public Storage {
       std::string_view collection,
       std::span<const Mutation> mutations) override;
   absl::Status Sync() override;
+  uint64_t LatestSequenceNumber() const override;
 
   absl::StatusOr<Row> Get(std::string_view collection, const UserId& id,
                           RowFields fields,

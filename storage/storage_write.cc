@@ -106,6 +106,10 @@ absl::StatusOr<WriteResult> StorageImpl::Write(
   return result;
 }
 
+uint64_t StorageImpl::LatestSequenceNumber() const {
+  return db_.db->GetLatestSequenceNumber();
+}
+
 absl::Status StorageImpl::Sync() {
   if (syncer_) return syncer_->SyncNow();
   return FromRocksStatus(db_.db->FlushWAL(/*sync=*/true),

@@ -97,10 +97,24 @@ int CollectionDescribeCommand::Run(CommandContext& ctx) {
                 d->refine_code_size() == 0
                     ? "-"
                     : fmt::format("{} ({})", d->refine_code_size(),
-                                  d->refine_on_disk() ? "on disk" : "in RAM")});
+                                  !d->refine_on_disk() ? "in RAM"
+                                  : d->refine_file()   ? "refine file on disk"
+                                                       : "RocksDB on disk")});
   table.AddRow({"index memory", FormatBytes(d->memory_bytes())});
   table.AddRow(
       {"RAM bytes/vector", fmt::format("{:.1f}", d->ram_bytes_per_vector())});
+  table.AddRow({"disk", fmt::format("{} RocksDB + {} refine file",
+                                    FormatBytes(d->storage_disk_bytes()),
+                                    FormatBytes(d->refine_file_bytes()))});
+  table.AddRow({"disk bytes/vector",
+                fmt::format("{:.1f}", d->disk_bytes_per_vector())});
+  if (d->refine_on_disk()) {
+    table.AddRow({"refine reads",
+                  fmt::format("{} from the refine file, {} from RocksDB ({})",
+                              d->refine_reads_from_file(),
+                              d->refine_reads_from_storage(),
+                              FormatBytes(d->refine_bytes_read()))});
+  }
   table.AddRow(
       {"last training", d->last_train_seconds() > 0
                             ? fmt::format("{:.2f} s", d->last_train_seconds())

@@ -254,6 +254,13 @@ json DescriptionToJson(const v1::CollectionDescription& d) {
   j["last_train_seconds"] = d.last_train_seconds();
   j["last_train_error"] = d.last_train_error();
   j["load_seconds"] = d.load_seconds();
+  j["refine_file"] = d.refine_file();
+  j["refine_file_bytes"] = d.refine_file_bytes();
+  j["storage_disk_bytes"] = d.storage_disk_bytes();
+  j["disk_bytes_per_vector"] = d.disk_bytes_per_vector();
+  j["refine_reads_from_file"] = d.refine_reads_from_file();
+  j["refine_reads_from_storage"] = d.refine_reads_from_storage();
+  j["refine_bytes_read"] = d.refine_bytes_read();
   return j;
 }
 

@@ -15,6 +15,7 @@
 #include "server/engine/collection_internal.h"
 #include "server/engine/engine_validation.h"
 #include "server/engine/log_escape.h"
+#include "storage/refine_file.h"
 
 namespace qvdb {
 
@@ -82,6 +83,13 @@ absl::StatusOr<std::unique_ptr<Collection>> Collection::Load(
       AutoTrainThreshold(*spec, (*probe)->min_train_size(), options);
   std::unique_ptr<Collection> c(
       new Collection(storage, record, *spec, options, threshold));
+  if (c->refine_source_ && options.refine_file && !options.data_dir.empty()) {
+    const std::string where = fmt::format("collection \"{}\"", record.name);
+    auto path = PrepareRefineFilePath(options.data_dir, record.id);
+    RETURN_IF_ERROR(WithPrefix(
+        path.ok() ? c->refine_source_->AttachFile(*path) : path.status(),
+        where));
+  }
   if (record.model_version != 0) {
     RETURN_IF_ERROR(c->LoadTrained(record.model_version));
   } else {
@@ -369,6 +377,20 @@ absl::StatusOr<CollectionStats> Collection::Stats() const {
   s.training = training_;
   s.model_version = model_version_;
   s.refine_on_disk = refine_source_ != nullptr;
+  if (refine_source_) {
+    const StorageRefineSource::Counters rc = refine_source_->counters();
+    s.refine_file_attached = rc.file_attached;
+    s.refine_file_bytes = rc.file_bytes;
+    s.refine_fetched_from_file = rc.fetched_from_file;
+    s.refine_fetched_from_storage = rc.fetched_from_storage;
+    s.refine_bytes_read = rc.bytes_from_disk_tier;
+    s.refine_file_rebuild_reason = rc.rebuild_reason;
+  }
+  s.storage_disk_bytes = counts.approximate_disk_bytes;
+  s.disk_bytes_per_vector =
+      s.live_rows == 0
+          ? 0.0
+          : double(s.storage_disk_bytes + s.refine_file_bytes) / s.live_rows;
   s.code_size = index_->code_size();
   s.refine_code_size = index_->refine_code_size();
   s.memory_bytes = index_->memory_bytes();
@@ -397,6 +419,13 @@ void Collection::Close() {
     mu_.Await(absl::Condition(this, &Collection::TrainingIdle));
   }
   absl::MutexLock w(&write_mu_);  // lets writes in progress finish
+  if (refine_source_) {
+    if (auto st = refine_source_->Close(); !st.ok()) {
+      // Left "not clean": the next load rebuilds it from RocksDB.
+      spdlog::warn("collection \"{}\": {}", LogEscaped(record_.name),
+                   std::string(st.message()));
+    }
+  }
 }
 
 }  // namespace qvdb

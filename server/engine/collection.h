@@ -65,6 +65,7 @@ class Collection {
   Collection& operator=(const Collection&) = delete;
 
   const std::string& name() const { return record_.name; }
+  uint32_t id() const { return record_.id; }
   // The record as storage holds it now (state changes with training).
   absl::StatusOr<CollectionInfo> Info() const;
 

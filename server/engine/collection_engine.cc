@@ -14,6 +14,7 @@
 #include "index/vector_index.h"
 #include "server/engine/collection.h"
 #include "server/engine/log_escape.h"
+#include "storage/refine_file.h"
 
 namespace qvdb {
 
@@ -53,6 +54,11 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(
   std::unique_ptr<Engine> engine(new Engine(options, std::move(storage)));
   ASSIGN_OR_RETURN(std::vector<CollectionRecord> records,
                    engine->storage_->ListCollections());
+  {
+    std::vector<uint32_t> ids;
+    for (const CollectionRecord& rec : records) ids.push_back(rec.id);
+    RemoveOrphanRefineFiles(options.data_dir, ids);
+  }
   size_t vectors = 0, failed = 0;
   for (const CollectionRecord& rec : records) {
     auto c = Collection::Load(engine->storage_.get(), rec, engine->options_);
@@ -163,7 +169,9 @@ absl::Status Engine::DropCollection(std::string_view name) {
     if (it == collections_.end()) {
       if (auto f = failed_.find(name); f != failed_.end()) {
         // A collection that failed to load is dropped from storage only.
+        auto rec = storage_->GetCollection(name);
         RETURN_IF_ERROR(storage_->DropCollection(name));
+        if (rec.ok()) (void)RemoveRefineFile(options_.data_dir, rec->id);
         failed_.erase(f);
         spdlog::info("dropped collection \"{}\" (it had failed to load)",
                      LogEscaped(name));
@@ -176,6 +184,7 @@ absl::Status Engine::DropCollection(std::string_view name) {
     collections_.erase(it);
   }
   c->Close();
+  const uint32_t dropped_id = c->id();
   if (auto st = storage_->DropCollection(name); !st.ok()) {
     // Still stored: serve it again rather than hide it until a restart.
     if (auto rec = storage_->GetCollection(name); rec.ok()) {
@@ -188,6 +197,10 @@ absl::Status Engine::DropCollection(std::string_view name) {
     return st;
   }
   spdlog::info("dropped collection \"{}\"", LogEscaped(name));
+  if (auto st = RemoveRefineFile(options_.data_dir, dropped_id); !st.ok()) {
+    // Harmless: the next Open deletes files of collections that are gone.
+    spdlog::warn("{}", std::string(st.message()));
+  }
   // The collection's RAM (lists, ids, codes: many heap blocks) goes back to
   // the system now, not at some later growth of the heap.
   c.reset();

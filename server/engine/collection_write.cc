@@ -95,6 +95,9 @@ absl::StatusOr<WriteSummary> Collection::Upsert(
       }
     }
     DropDiskRefineCodes(&*enc);
+    // Before the index: a search that finds the new code re-ranks it with
+    // the new vector.
+    if (refine_source_) refine_source_->Put(ids.data(), x.data(), n);
     absl::Status st;
     {
       absl::WriterMutexLock gate(&index_gate_);
@@ -146,6 +149,7 @@ absl::StatusOr<WriteSummary> Collection::Delete(std::span<const UserId> ids) {
     absl::WriterMutexLock gate(&index_gate_);
     index->Remove(removed.data(), removed.size());
   }
+  if (refine_source_) refine_source_->Erase(removed.data(), removed.size());
   if (pending) {
     pending->Remove(removed.data(), removed.size());
     for (int64_t id : removed) touched_.insert(uint64_t(id));

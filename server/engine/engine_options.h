@@ -41,6 +41,11 @@ struct EngineOptions {
   // Search trained collections on the GPU (index/gpu/gpu_index.h) when
   // true; a spec the GPU does not search stays on the CPU. Default: false.
   bool gpu_search = false;
+  // Keep Refine(Flat) vectors in a refine file beside RocksDB
+  // (<data_dir>/refine/, docs/storage.md "Refine file"), so re-ranking reads
+  // the page cache instead of one RocksDB point read per candidate. The
+  // file is a cache: false reads RocksDB only. Default: true.
+  bool refine_file = true;
 };
 
 }  // namespace qvdb

@@ -93,6 +93,22 @@ struct CollectionStats {
   // float32 vectors, read from disk per candidate), false when the refine
   // codes are held in RAM (other Refine codecs) or there is no Refine.
   bool refine_on_disk = false;
+  // Refine(Flat) only (storage/refine_file.h): whether the refine file
+  // serves the records, its size, and the records re-ranking has read from
+  // the disk tier since load (from the file, and from RocksDB) and their
+  // bytes.
+  bool refine_file_attached = false;
+  uint64_t refine_file_bytes = 0;
+  uint64_t refine_fetched_from_file = 0;
+  uint64_t refine_fetched_from_storage = 0;
+  uint64_t refine_bytes_read = 0;
+  // Why loading rebuilt the refine file from RocksDB ("missing", "not
+  // closed cleanly", "stale: ..."); empty when it was trusted.
+  std::string refine_file_rebuild_reason;
+  // RocksDB's estimate for the collection (CollectionCounts), and
+  // (storage_disk_bytes + refine_file_bytes) / live_rows.
+  uint64_t storage_disk_bytes = 0;
+  double disk_bytes_per_vector = 0;
   size_t code_size = 0;           // bytes per vector of the codes in RAM
   size_t refine_code_size = 0;    // bytes per vector of the refine codes
   size_t memory_bytes = 0;        // RAM of the index (lists, ids, models)

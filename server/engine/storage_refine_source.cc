@@ -1,7 +1,14 @@
 #include "server/engine/storage_refine_source.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
 #include <cstring>
 #include <utility>
+
+#include "base/status_macros.h"
+#include "server/engine/log_escape.h"
 
 namespace qvdb {
 
@@ -15,26 +22,117 @@ StorageRefineSource::StorageRefineSource(const Storage* storage,
       dim_(dim),
       metric_(metric) {}
 
+absl::Status StorageRefineSource::AttachFile(const std::string& path) {
+  ASSIGN_OR_RETURN(file_, RefineFile::Open(path, uint32_t(dim_) * sizeof(float),
+                                           collection_id_,
+                                           storage_->LatestSequenceNumber()));
+  if (file_->needs_rebuild()) {
+    rebuild_reason_ = file_->rebuild_reason();
+    RETURN_IF_ERROR(Rebuild());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StorageRefineSource::Rebuild() {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string reason = file_->rebuild_reason();
+  const size_t bytes = size_t(dim_) * sizeof(float);
+  std::vector<float> v(dim_);
+  uint64_t rows = 0;
+  RETURN_IF_ERROR(storage_->ScanVectors(
+      collection_, [&](uint64_t iid, std::string_view vec) -> absl::Status {
+        if (vec.size() != bytes) {
+          return absl::DataLossError(fmt::format(
+              "collection \"{}\": row {} has a vector of {} bytes, expected "
+              "{}; restore the data directory from a snapshot",
+              collection_, iid, vec.size(), bytes));
+        }
+        std::memcpy(v.data(), vec.data(), bytes);
+        if (metric_ == Metric::kCosine) NormalizeRows(v.data(), 1, dim_);
+        ++rows;
+        return file_->Put(int64_t(iid), reinterpret_cast<uint8_t*>(v.data()));
+      }));
+  RETURN_IF_ERROR(file_->MarkRebuilt());
+  spdlog::info(
+      "collection \"{}\": refine file rebuilt from storage ({}): {} records "
+      "in {:.3f} s",
+      LogEscaped(collection_), reason, rows,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count());
+  return absl::OkStatus();
+}
+
+void StorageRefineSource::Put(const int64_t* ids, const float* vectors,
+                              size_t n) {
+  if (!file_) return;
+  std::vector<float> v(dim_);
+  for (size_t i = 0; i < n; ++i) {
+    std::memcpy(v.data(), vectors + i * dim_, size_t(dim_) * sizeof(float));
+    if (metric_ == Metric::kCosine) NormalizeRows(v.data(), 1, dim_);
+    if (auto st = file_->Put(ids[i], reinterpret_cast<uint8_t*>(v.data()));
+        !st.ok()) {
+      // Storage has the row: an absent record is read from RocksDB, a
+      // stale one would be wrong.
+      (void)file_->Erase(ids[i]);
+      spdlog::warn("collection \"{}\": {}; row {} is re-ranked from RocksDB",
+                   LogEscaped(collection_), std::string(st.message()), ids[i]);
+    }
+  }
+}
+
+void StorageRefineSource::Erase(const int64_t* ids, size_t n) {
+  if (!file_) return;
+  for (size_t i = 0; i < n; ++i) (void)file_->Erase(ids[i]);
+}
+
+absl::Status StorageRefineSource::Close() {
+  return file_ ? file_->Close(storage_->LatestSequenceNumber())
+               : absl::OkStatus();
+}
+
+bool StorageRefineSource::FetchFromStorage(int64_t id, uint8_t* out) const {
+  const size_t bytes = size_t(dim_) * sizeof(float);
+  auto row = storage_->GetByInternalId(collection_, uint64_t(id),
+                                       RowFields{false, true}, collection_id_);
+  if (!row.ok() || row->vector.size() != bytes) return false;
+  std::memcpy(out, row->vector.data(), bytes);
+  if (metric_ == Metric::kCosine) {
+    NormalizeRows(reinterpret_cast<float*>(out), 1, dim_);
+  }
+  return true;
+}
+
 void StorageRefineSource::Fetch(const int64_t* ids, size_t n, uint8_t* out,
                                 std::vector<bool>* found) const {
   const size_t bytes = size_t(dim_) * sizeof(float);
-  found->assign(n, false);
-  std::vector<float> v(dim_);
-  for (size_t i = 0; i < n; ++i) {
-    if (ids[i] < 0) continue;
-    auto row = storage_->GetByInternalId(collection_, uint64_t(ids[i]),
-                                         RowFields{false, true},
-                                         collection_id_);
-    if (!row.ok() || row->vector.size() != bytes) continue;
-    if (metric_ == Metric::kCosine) {
-      std::memcpy(v.data(), row->vector.data(), bytes);
-      NormalizeRows(v.data(), 1, dim_);
-      std::memcpy(out + i * bytes, v.data(), bytes);
-    } else {
-      std::memcpy(out + i * bytes, row->vector.data(), bytes);
-    }
-    (*found)[i] = true;
+  if (file_) {
+    file_->Read(ids, n, out, found);
+  } else {
+    found->assign(n, false);
   }
+  uint64_t hits = 0, reads = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if ((*found)[i]) {
+      ++hits;
+    } else if (ids[i] >= 0) {
+      ++reads;
+      (*found)[i] = FetchFromStorage(ids[i], out + i * bytes);
+    }
+  }
+  from_file_.fetch_add(hits, std::memory_order_relaxed);
+  from_storage_.fetch_add(reads, std::memory_order_relaxed);
+}
+
+StorageRefineSource::Counters StorageRefineSource::counters() const {
+  Counters c;
+  c.fetched_from_file = from_file_.load(std::memory_order_relaxed);
+  c.fetched_from_storage = from_storage_.load(std::memory_order_relaxed);
+  c.bytes_from_disk_tier = (c.fetched_from_file + c.fetched_from_storage) *
+                           uint64_t(dim_) * sizeof(float);
+  c.file_attached = file_ != nullptr;
+  c.file_bytes = file_ ? file_->file_bytes() : 0;
+  c.rebuild_reason = rebuild_reason_;
+  return c;
 }
 
 }  // namespace qvdb

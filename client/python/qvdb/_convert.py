@@ -125,6 +125,13 @@ def description_from_proto(d: pb.CollectionDescription) -> CollectionDescription
         last_train_seconds=d.last_train_seconds,
         last_train_error=d.last_train_error,
         load_seconds=d.load_seconds,
+        refine_file=d.refine_file,
+        refine_file_bytes=d.refine_file_bytes,
+        storage_disk_bytes=d.storage_disk_bytes,
+        disk_bytes_per_vector=d.disk_bytes_per_vector,
+        refine_reads_from_file=d.refine_reads_from_file,
+        refine_reads_from_storage=d.refine_reads_from_storage,
+        refine_bytes_read=d.refine_bytes_read,
     )
 
 

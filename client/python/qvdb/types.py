@@ -96,6 +96,13 @@ class CollectionDescription:
       last_train_seconds, last_train_error: the last training ("" if it
         succeeded).
       load_seconds: time to load it at server start (0 if created since).
+      refine_file: Refine(Flat) re-ranks from the refine file (page cache)
+        rather than RocksDB.
+      refine_file_bytes, storage_disk_bytes, disk_bytes_per_vector: bytes on
+        disk: the refine file, RocksDB's estimate, and both per live row.
+      refine_reads_from_file, refine_reads_from_storage, refine_bytes_read:
+        re-ranking records read from the disk tier since the server loaded
+        the collection.
     """
 
     name: str
@@ -118,6 +125,13 @@ class CollectionDescription:
     last_train_seconds: float
     last_train_error: str
     load_seconds: float
+    refine_file: bool = False
+    refine_file_bytes: int = 0
+    storage_disk_bytes: int = 0
+    disk_bytes_per_vector: float = 0.0
+    refine_reads_from_file: int = 0
+    refine_reads_from_storage: int = 0
+    refine_bytes_read: int = 0
 
     @property
     def dim(self) -> int:

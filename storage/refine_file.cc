@@ -6,7 +6,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
+#define XXH_INLINE_ALL  // header-only: XXH3 inlined into the read loop
+#include <xxhash.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,9 +22,9 @@ namespace {
 
 // Header: magic, format, record size, clean flag, identity, header CRC.
 constexpr uint32_t kMagic = 0x46525651;  // "QVRF"
-constexpr uint32_t kFormat = 2;
+constexpr uint32_t kFormat = 3;
 constexpr size_t kHeaderBytes = 4096;     // one page: records stay aligned
-constexpr size_t kPrefixBytes = 8;        // u32 present, u32 crc of record
+constexpr size_t kPrefixBytes = 8;  // u32 present, u32 checksum of record
 constexpr uint32_t kPresent = 0x52454331;  // "1CER": not a zero page
 constexpr uint32_t kMaxRecordBytes = 1 << 20;
 constexpr uint64_t kMinGrowSlots = 4096;
@@ -35,12 +36,15 @@ struct Header {
   uint32_t clean;
   uint64_t identity;
   uint64_t source_version;  // when clean: the source's version at Close
-  uint32_t crc;             // of the fields above
+  uint32_t crc;             // Checksum of the fields above
   uint32_t pad;
 };
 
-uint32_t Crc(const void* p, size_t n) {
-  return uint32_t(crc32(0L, static_cast<const Bytef*>(p), uInt(n)));
+// Checksum of the header and of each record, verified on every read of a
+// candidate: XXH3 (low 32 bits), ~20 ns for 512 bytes where zlib's crc32
+// took a tenth of a whole search.
+uint32_t Checksum(const void* p, size_t n) {
+  return uint32_t(XXH3_64bits(p, n));
 }
 
 // The mark and CRC words are read and written atomically (release on
@@ -58,7 +62,7 @@ void StoreWord(uint8_t* p, uint32_t v) {
 }
 
 uint32_t HeaderCrc(const Header& h) {
-  return Crc(&h, offsetof(Header, crc));
+  return Checksum(&h, offsetof(Header, crc));
 }
 
 absl::Status Errno(std::string_view what, const std::string& path) {
@@ -260,7 +264,7 @@ absl::Status RefineFile::Put(int64_t id, const uint8_t* record) {
   // finished record, and the CRC catches a torn one after a crash.
   StoreWord(slot, 0);
   std::memcpy(slot + kPrefixBytes, record, record_bytes_);
-  StoreWord(slot + 4, Crc(record, record_bytes_));
+  StoreWord(slot + 4, Checksum(record, record_bytes_));
   StoreWord(slot, kPresent);
   return absl::OkStatus();
 }
@@ -284,7 +288,7 @@ void RefineFile::Read(const int64_t* ids, size_t n, uint8_t* out,
     const uint32_t crc = LoadWord(slot + 4);
     uint8_t* dst = out + i * record_bytes_;
     std::memcpy(dst, slot + kPrefixBytes, record_bytes_);
-    (*found)[i] = Crc(dst, record_bytes_) == crc;
+    (*found)[i] = Checksum(dst, record_bytes_) == crc;
   }
 }
 

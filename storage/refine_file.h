@@ -5,7 +5,7 @@
 // "Refine file").
 //
 // It is a cache of what RocksDB holds, never the only copy:
-// - Every record carries a CRC32 of its bytes; a record that is absent,
+// - Every record carries a checksum (XXH3) of its bytes; a record that is absent,
 //   erased or torn reads as not found, and the caller falls back to
 //   RocksDB for it.
 // - The header says whether the file was closed cleanly, and the source's
@@ -102,7 +102,7 @@ class RefineFile {
   const std::string path_;
   const int fd_;
   const uint32_t record_bytes_;
-  const size_t slot_bytes_;  // 8-byte prefix (present, crc) + the record
+  const size_t slot_bytes_;  // 8-byte prefix (present, checksum) + record
   const uint64_t identity_;
   bool needs_rebuild_ = false;
   bool unclean_on_disk_ = false;  // the header says "not clean"

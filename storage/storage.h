@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -166,6 +167,12 @@ class Storage {
   virtual absl::StatusOr<Row> GetByInternalId(
       std::string_view collection, uint64_t internal_id, RowFields fields = {},
       uint32_t collection_id = 0) const = 0;
+  // The rows of many internal ids over one consistent view, with batched
+  // reads (one catalog read, RocksDB MultiGet): what a search reads for its
+  // hits. (*rows)[i] is empty when internal_ids[i] is not a live row.
+  virtual absl::StatusOr<std::vector<std::optional<Row>>> GetManyByInternalId(
+      std::string_view collection, std::span<const uint64_t> internal_ids,
+      RowFields fields = {}, uint32_t collection_id = 0) const = 0;
   virtual absl::StatusOr<CollectionCounts> Counts(
       std::string_view collection) const = 0;
   // Calls fn(internal_id, vector bytes) for every row in internal id order,

@@ -231,22 +231,77 @@ absl::StatusOr<Row> StorageImpl::Get(std::string_view collection,
 absl::StatusOr<Row> StorageImpl::GetByInternalId(
     std::string_view collection, uint64_t internal_id, RowFields fields,
     uint32_t collection_id) const {
+  ASSIGN_OR_RETURN(std::vector<std::optional<Row>> rows,
+                   GetManyByInternalId(collection, {&internal_id, 1}, fields,
+                                       collection_id));
+  if (!rows[0]) {
+    return absl::NotFoundError(fmt::format(
+        "collection \"{}\" has no row with internal id {} (deleted?)",
+        collection, internal_id));
+  }
+  return *std::move(rows[0]);
+}
+
+absl::StatusOr<std::vector<std::optional<Row>>>
+StorageImpl::GetManyByInternalId(std::string_view collection,
+                                 std::span<const uint64_t> internal_ids,
+                                 RowFields fields,
+                                 uint32_t collection_id) const {
   rocksdb::ManagedSnapshot snapshot(db_.db.get());
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot.snapshot();
   ASSIGN_OR_RETURN(CollectionRecord rec, LoadRecord(collection, ro));
   RETURN_IF_ERROR(CheckCollectionId(rec, collection_id));
-  ASSIGN_OR_RETURN(auto user, GetValue(ro, kIds, RowKey(rec.id, internal_id)));
-  if (!user) {
-    return absl::NotFoundError(fmt::format(
-        "collection \"{}\" has no row with internal id {} (deleted?)",
-        collection, internal_id));
+  const size_t n = internal_ids.size();
+  std::vector<std::optional<Row>> rows(n);
+  // One MultiGet per column family over the same keys (cid | iid).
+  auto multi_get = [&](Cf cf, const std::vector<std::string>& keys,
+                       std::vector<rocksdb::PinnableSlice>* values,
+                       std::vector<rocksdb::Status>* statuses) {
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    values->clear();
+    values->resize(keys.size());
+    statuses->assign(keys.size(), rocksdb::Status());
+    db_.db->MultiGet(ro, db_.cf(cf), keys.size(), slices.data(),
+                     values->data(), statuses->data());
+  };
+  std::vector<std::string> keys(n);
+  for (size_t i = 0; i < n; ++i) keys[i] = RowKey(rec.id, internal_ids[i]);
+  std::vector<rocksdb::PinnableSlice> values;
+  std::vector<rocksdb::Status> statuses;
+  multi_get(kIds, keys, &values, &statuses);
+  for (size_t i = 0; i < n; ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    RETURN_IF_ERROR(FromRocksStatus(statuses[i], "reading"));
+    Row row;
+    ASSIGN_OR_RETURN(row.id, DecodeUserId(values[i].ToStringView()));
+    row.internal_id = internal_ids[i];
+    rows[i] = std::move(row);
   }
-  Row row;
-  ASSIGN_OR_RETURN(row.id, DecodeUserId(*user));
-  row.internal_id = internal_id;
-  RETURN_IF_ERROR(ReadRowData(ro, rec, fields, &row));
-  return row;
+  for (size_t i = 0; i < n; ++i) keys[i] = RowDataKey(rec.id, internal_ids[i]);
+  if (fields.payload) {
+    multi_get(kPayloads, keys, &values, &statuses);
+    for (size_t i = 0; i < n; ++i) {
+      if (!rows[i] || statuses[i].IsNotFound()) continue;
+      RETURN_IF_ERROR(FromRocksStatus(statuses[i], "reading"));
+      rows[i]->payload = values[i].ToString();
+    }
+  }
+  if (fields.vector) {
+    multi_get(kVectors, keys, &values, &statuses);
+    for (size_t i = 0; i < n; ++i) {
+      if (!rows[i]) continue;
+      if (statuses[i].IsNotFound()) {
+        return absl::DataLossError(fmt::format(
+            "collection \"{}\": row {} has no vector; the data directory is "
+            "damaged, restore it from a snapshot",
+            rec.name, internal_ids[i]));
+      }
+      RETURN_IF_ERROR(FromRocksStatus(statuses[i], "reading"));
+      rows[i]->vector = values[i].ToString();
+    }
+  }
+  return rows;
 }
 
 absl::StatusOr<CollectionCounts> StorageImpl::Counts(

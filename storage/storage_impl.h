@@ -52,6 +52,9 @@ class StorageImpl final : public Storage {
   absl::StatusOr<Row> GetByInternalId(std::string_view collection,
                                       uint64_t internal_id, RowFields fields,
                                       uint32_t collection_id) const override;
+  absl::StatusOr<std::vector<std::optional<Row>>> GetManyByInternalId(
+      std::string_view collection, std::span<const uint64_t> internal_ids,
+      RowFields fields, uint32_t collection_id) const override;
   absl::StatusOr<CollectionCounts> Counts(
       std::string_view collection) const override;
   absl::Status ScanVectors(

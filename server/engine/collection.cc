@@ -319,31 +319,38 @@ absl::StatusOr<std::vector<std::vector<Hit>>> Collection::Search(
     searched = index->Search(queries.data(), nq, params);
   }
   ASSIGN_OR_RETURN(SearchResults found, std::move(searched));
+  // Ids, payloads and vectors live in storage: one batched read for every
+  // hit of every query. Keyed by the collection's id too: after a drop and
+  // a create under the same name, an iid would name a row of the new
+  // collection.
+  std::vector<uint64_t> iids;
+  std::vector<size_t> slots;  // q * k + j of iids[i]
+  for (size_t i = 0; i < found.ids.size(); ++i) {
+    if (found.ids[i] < 0) continue;
+    iids.push_back(uint64_t(found.ids[i]));
+    slots.push_back(i);
+  }
+  ASSIGN_OR_RETURN(
+      std::vector<std::optional<Row>> rows,
+      storage_->GetManyByInternalId(
+          name, iids, RowFields{options.with_payload, options.with_vector},
+          record_.id));
   std::vector<std::vector<Hit>> out(nq);
-  const RowFields fields{options.with_payload, options.with_vector};
   ResponseBudgetCounter budget(name, "search",
                                options_.limits.max_response_bytes);
-  for (size_t q = 0; q < nq; ++q) {
-    for (int j = 0; j < found.k; ++j) {
-      const int64_t iid = found.ids[q * found.k + j];
-      if (iid < 0) break;
-      // Ids, payloads and vectors live in storage; a row deleted since the
-      // index was scanned is NotFound and left out.
-      // Keyed by the collection's id too: after a drop and a create under
-      // the same name, iid would name a row of the new collection.
-      auto row =
-          storage_->GetByInternalId(name, uint64_t(iid), fields, record_.id);
-      if (absl::IsNotFound(row.status())) continue;
-      if (!row.ok()) return row.status();
-      RETURN_IF_ERROR(budget.Add(row->id, row->payload.size(),
-                                 row->vector.size(), q));
-      Hit hit;
-      hit.id = std::move(row->id);
-      hit.score = ToUserScore(record_.metric, found.distances[q * found.k + j]);
-      hit.payload = std::move(row->payload);
-      if (options.with_vector) hit.vector = BytesToFloats(row->vector);
-      out[q].push_back(std::move(hit));
-    }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    // A row deleted since the index was scanned is left out.
+    if (!rows[i]) continue;
+    Row& row = *rows[i];
+    const size_t q = slots[i] / size_t(found.k);
+    RETURN_IF_ERROR(
+        budget.Add(row.id, row.payload.size(), row.vector.size(), q));
+    Hit hit;
+    hit.id = std::move(row.id);
+    hit.score = ToUserScore(record_.metric, found.distances[slots[i]]);
+    hit.payload = std::move(row.payload);
+    if (options.with_vector) hit.vector = BytesToFloats(row.vector);
+    out[q].push_back(std::move(hit));
   }
   return out;
 }

@@ -72,8 +72,6 @@ class StorageRefineSource final : public RefineCodeSource {
   Counters counters() const;
 
  private:
-  // Reads record i of `ids` from RocksDB into out + i * record bytes.
-  bool FetchFromStorage(int64_t id, uint8_t* out) const;
   absl::Status Rebuild();
   std::string rebuild_reason_;  // why AttachFile rebuilt the file, if it did
 

@@ -71,16 +71,12 @@ class ServerSubject final : public SweepSubject {
     Footprint f;
     f.ram_bytes_per_vector = d.ram_bytes_per_vector();
     f.ram_how = "server's DescribeCollection: ram_bytes_per_vector";
-    // Refine(Flat) on the server re-reads the stored vectors: no copy.
-    f.disk_bytes_per_vector =
-        double(d.code_size()) +
-        (d.refine_on_disk() ? 0.0 : double(d.refine_code_size())) + 4.0 * dim_ +
-        8;
+    // The server's own figure: RocksDB's estimate for the collection plus
+    // its refine file, per live row.
+    f.disk_bytes_per_vector = d.disk_bytes_per_vector();
     f.disk_how =
-        "estimate from DescribeCollection: code_size + refine_code_size "
-        "(unless the refine codes are the stored vectors) + the float32 "
-        "vector + 8-byte id (the API reports no disk bytes; RocksDB keys "
-        "and overhead not counted)";
+        "server's DescribeCollection: disk_bytes_per_vector (RocksDB's "
+        "estimate for the collection + the refine file, per live row)";
     ASSIGN_OR_RETURN(v1::GetStatsResponse stats,
                      client_->GetStats(collection_));
     f.other_process_rss_bytes = stats.server().process_rss_bytes();

@@ -4,6 +4,7 @@
 //   <dir>/db/            the RocksDB database
 //   <dir>/db.creating/   a database being created (renamed to db/ when done)
 //   <dir>/snapshots/<n>  RocksDB checkpoints
+//   <dir>/refine/        refine files, caches of db/ (refine_file.h)
 #pragma once
 
 #include <string>

@@ -72,6 +72,9 @@ class RefineFile {
 
   // Writes the record of internal id `id` (`record_bytes` bytes).
   absl::Status Put(int64_t id, const uint8_t* record);
+  // Grows the file to hold ids below `slots` in one step (a rebuild knows
+  // how many it will write; growing by Put remaps it O(log n) times).
+  absl::Status Reserve(uint64_t slots) { return EnsureCapacity(slots); }
   // Forgets `id`; later reads report it not found.
   absl::Status Erase(int64_t id);
   // Copies the record of each id to out + i * record_bytes and sets

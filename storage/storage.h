@@ -70,8 +70,10 @@ struct CollectionCounts {
   uint64_t next_internal_id = 0;  // ids below this were handed out
   uint64_t codes_in_force = 0;    // codes under the model version in force
   uint64_t codes_pending = 0;     // codes under the pending version
-  // RocksDB's estimate of the collection's bytes on disk (SST files and
-  // memtables, every column family): approximate, from file metadata.
+  // An estimate of the collection's bytes on disk: RocksDB's estimate for
+  // its keys (SST files and memtables, every column family, from file
+  // metadata) plus its float32 vectors, which live in blob files. Payloads
+  // of 4 KiB and more, also in blob files, are not counted.
   uint64_t approximate_disk_bytes = 0;
 };
 

@@ -343,6 +343,9 @@ absl::StatusOr<CollectionCounts> StorageImpl::Counts(
       out.approximate_disk_bytes += bytes;
     }
   }
+  // Vectors are stored in blob files, which the key ranges above do not
+  // count (and whose files the collections share): count them by size.
+  out.approximate_disk_bytes += out.live_rows * uint64_t(rec.dim) * 4;
   return out;
 }
 

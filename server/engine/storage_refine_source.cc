@@ -40,6 +40,8 @@ absl::Status StorageRefineSource::Rebuild() {
   const size_t bytes = size_t(dim_) * sizeof(float);
   std::vector<float> v(dim_);
   uint64_t rows = 0;
+  ASSIGN_OR_RETURN(CollectionCounts counts, storage_->Counts(collection_));
+  RETURN_IF_ERROR(file_->Reserve(counts.next_internal_id));
   RETURN_IF_ERROR(storage_->ScanVectors(
       collection_, [&](uint64_t iid, std::string_view vec) -> absl::Status {
         if (vec.size() != bytes) {

@@ -370,13 +370,20 @@ absl::Status RqCodec::LoadState(ByteReader* r) {
   float lo = 0.0f, hi = 0.0f;
   RETURN_IF_ERROR(r->Get(&lo));
   RETURN_IF_ERROR(r->Get(&hi));
-  const bool finite = std::all_of(codebooks.begin(), codebooks.end(),
-                                  [](float v) { return std::isfinite(v); });
-  if (!finite || !std::isfinite(lo) || !std::isfinite(hi) || lo > hi) {
+  // Finite is not enough: Faiss's beam search sums squared codeword norms
+  // in float, and codewords near 1e30 overflow them to inf, after which it
+  // indexes out of bounds (found by the codec fuzzer, issue 16). Training
+  // never makes a codeword anywhere near this bound.
+  constexpr float kMaxCodebookValue = 1e15f;
+  const bool bounded = std::all_of(
+      codebooks.begin(), codebooks.end(), [&](float v) {
+        return std::isfinite(v) && std::fabs(v) <= kMaxCodebookValue;
+      });
+  if (!bounded || !std::isfinite(lo) || !std::isfinite(hi) || lo > hi) {
     return absl::DataLossError(fmt::format(
-        "{} model has non-finite codebooks or a bad norm range [{}, {}]; the "
-        "model bytes are corrupt",
-        spec(), lo, hi));
+        "{} model has non-finite or out-of-range codebooks (beyond +-{:g}) or "
+        "a bad norm range [{}, {}]; the model bytes are corrupt",
+        spec(), kMaxCodebookValue, lo, hi));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<faiss::ResidualQuantizer> rq,
                    MakeFaissRq(codebooks));

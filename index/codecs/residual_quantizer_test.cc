@@ -346,6 +346,26 @@ TEST_F(RqCodecTest, LoadRejectsTruncatedAndInconsistentBytes) {
   EXPECT_NE(std::string(st.message()).find("norm range"), std::string::npos);
 }
 
+// Regression (issue 16, found by the codec fuzzer): finite but huge
+// codewords overflowed Faiss's beam search into an out-of-bounds read when
+// encoding; such a model is refused at load.
+TEST_F(RqCodecTest, LoadRejectsHugeCodewords) {
+  std::vector<float> codebooks = rq().codebooks();
+  codebooks[7] = 3e30f;
+  ByteWriter bad;
+  bad.Put<uint8_t>(1);
+  bad.PutArray(codebooks);
+  bad.Put<float>(rq().norm_min());
+  bad.Put<float>(rq().norm_max());
+  auto fresh = *RqCodec::Create(kDim, kM, kBits);
+  ByteReader r(bad.bytes());
+  const absl::Status st = fresh->LoadState(&r);
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_NE(std::string(st.message()).find("out-of-range"), std::string::npos)
+      << st;
+  EXPECT_FALSE(fresh->is_trained());
+}
+
 TEST_F(RqCodecTest, ConcurrentEncodesAgreeWithSerial) {
   const std::vector<float> x = RandomVectors(400, kDim, 7);
   const std::vector<uint8_t> serial = EncodeAll(rq(), x);

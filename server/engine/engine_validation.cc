@@ -26,7 +26,7 @@ absl::Status CheckBatchSize(std::string_view collection, std::string_view what,
   return absl::OkStatus();
 }
 
-// InvalidArgument naming the first non-finite value of v, if any.
+// InvalidArgument naming the first non-finite or too large value of v.
 absl::Status CheckFiniteRow(std::string_view collection, std::string_view what,
                             const float* v, size_t dim) {
   for (size_t j = 0; j < dim; ++j) {
@@ -35,6 +35,12 @@ absl::Status CheckFiniteRow(std::string_view collection, std::string_view what,
           "collection \"{}\": {} has a non-finite value ({}) at dimension {}; "
           "vectors must hold finite numbers only",
           collection, what, v[j], j));
+    }
+    if (std::fabs(v[j]) > kMaxVectorValue) {
+      return absl::InvalidArgumentError(fmt::format(
+          "collection \"{}\": {} has the value {} at dimension {}, beyond "
+          "+-{:g}; scale the vectors down",
+          collection, what, v[j], j, kMaxVectorValue));
     }
   }
   return absl::OkStatus();

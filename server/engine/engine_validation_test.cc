@@ -119,6 +119,24 @@ TEST_F(EngineValidationTest, NonFiniteValues) {
   }
 }
 
+// Regression (issue 16): finite values near 1e30 overflowed distance
+// arithmetic (squared norms to inf) and sent an RQ encoder out of bounds.
+TEST_F(EngineValidationTest, HugeValuesAreRefused) {
+  for (float bad : {3e30f, -1e16f}) {
+    auto rows = SeededRows(0, 3, kDim);
+    rows[1].vector[2] = bad;
+    ExpectRejected(engine_->Upsert("c", rows),
+                   absl::StatusCode::kInvalidArgument, "scale the vectors down");
+    std::vector<float> q(kDim, 0.1f);
+    q[4] = bad;
+    ExpectRejected(engine_->Search("c", q, SearchOptions{}),
+                   absl::StatusCode::kInvalidArgument, "scale the vectors down");
+  }
+  auto fine = SeededRows(0, 1, kDim);
+  fine[0].vector[0] = 1e15f;  // the bound itself is accepted
+  EXPECT_TRUE(engine_->Upsert("c", fine).ok());
+}
+
 TEST_F(EngineValidationTest, EmptyBatches) {
   ExpectRejected(engine_->Upsert("c", {}), absl::StatusCode::kInvalidArgument,
                  "batch is empty");

@@ -18,6 +18,11 @@ inline constexpr uint32_t kMaxCollectionDim = 65536;
 // 43 s to load, empty); 262144 lists serve a billion vectors at ~4000 per
 // list. Training also needs at least nlist rows (Collection::TrainNow).
 inline constexpr int kMaxIvfLists = 1 << 18;
+// Largest magnitude of a vector value (stored or queried). Squared norms of
+// 65,536 such values stay finite in float32 (6.6e34 < 3.4e38), so distance
+// arithmetic never overflows into inf or NaN (issue 16: huge values sent
+// Faiss's residual encoder out of bounds).
+inline constexpr float kMaxVectorValue = 1e15f;
 // Largest k a search may ask for.
 inline constexpr int kMaxSearchK = 10000;
 // Largest refine factor (k * refine_factor candidates are re-scored).

@@ -163,6 +163,10 @@ void Verify(const std::string& dir, const std::string& mode,
     ASSERT_EQ(hits[0].size(), 1u);
     EXPECT_EQ(hits[0][0].id, UserId(id));
     EXPECT_EQ(hits[0][0].payload, fmt::format("{}", b));
+    // Re-ranked with its own float32 vector from the disk tier (the refine
+    // file, rebuilt after the kill): distance exactly 0, which the PQ code
+    // alone would not give.
+    if (st.trained) EXPECT_EQ(hits[0][0].score, 0.0f) << "row " << id;
     if (compact && b + 1 < stored) {
       SearchOptions ten = so;
       ten.k = 10;
@@ -172,6 +176,15 @@ void Verify(const std::string& dir, const std::string& mode,
         EXPECT_NE(h.id, UserId(b * kRowsPerBatch)) << "a deleted row";
       }
     }
+  }
+  if (st.trained && stored > 0) {
+    ASSERT_OK_AND_ASSIGN(CollectionStats after, e.Stats(kCollection));
+    EXPECT_TRUE(after.refine_file_attached);
+    EXPECT_GT(after.refine_fetched_from_file, 0u);
+    EXPECT_EQ(after.refine_fetched_from_storage, 0u)
+        << "the refine file lacks rows RocksDB holds";
+    // Killed, so never closed cleanly: rebuilt from RocksDB at load.
+    EXPECT_NE(after.refine_file_rebuild_reason, "");
   }
   // And keeps taking writes.
   std::vector<UpsertRow> probe = {{std::string("probe"), RowVector(7), "x"}};

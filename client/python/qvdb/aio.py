@@ -486,6 +486,14 @@ class AsyncCollection:
         await self.client.drop_collection(self.name)
 
 
+# A write that has not completed in this long is taken as a broken stream.
+# grpcio 1.51's aio write, when the server goes away mid-stream, can wait for
+# a status that never comes until the call's deadline (minutes); the stream
+# is then cancelled and the ingest reconnects and resends what is
+# unacknowledged (upserts by id, so a resend is harmless).
+_WRITE_STALL_SECONDS = 10.0
+
+
 class _AsyncIngestStream:
     """One Ingest call on grpc.aio: writes and reads on the event loop."""
 
@@ -498,7 +506,18 @@ class _AsyncIngestStream:
         return time.monotonic() - self._opened
 
     async def send(self, request: bytes) -> None:
-        await self._call.write(request)
+        try:
+            await asyncio.wait_for(self._call.write(request), _WRITE_STALL_SECONDS)
+        except (asyncio.TimeoutError, asyncio.InvalidStateError) as e:
+            # Stalled, or the call ended with a status that is not an error
+            # (grpc then says "RPC already finished"): the stream is broken.
+            self._call.cancel()
+            raise grpc.aio.AioRpcError(
+                grpc.StatusCode.UNAVAILABLE,
+                grpc.aio.Metadata(),
+                grpc.aio.Metadata(),
+                details=f"the Ingest stream broke while writing ({e or 'stalled'})",
+            ) from None
 
     async def close_send(self) -> None:
         if not self._closed_send:

@@ -198,12 +198,13 @@ absl::StatusOr<Response> Client::Call(
 
 absl::StatusOr<v1::CollectionInfo> Client::CreateCollection(
     std::string_view name, uint32_t dimension, v1::Metric metric,
-    std::string_view index_spec) {
+    std::string_view index_spec, const std::vector<v1::FieldSpec>& fields) {
   v1::CreateCollectionRequest request;
   request.set_name(std::string(name));
   request.set_dimension(dimension);
   request.set_metric(metric);
   request.set_index_spec(std::string(index_spec));
+  for (const v1::FieldSpec& f : fields) *request.add_fields() = f;
   auto response = Call(&v1::Qvdb::Stub::CreateCollection, request);
   if (!response.ok()) return response.status();
   return response->collection();

@@ -88,9 +88,11 @@ class Client {
       std::shared_ptr<grpc::Channel> channel, const ClientOptions& options);
 
   // --- Collections ---
+  // `fields`: declared payload fields (docs/filter.md); none by default.
   absl::StatusOr<v1::CollectionInfo> CreateCollection(
       std::string_view name, uint32_t dimension, v1::Metric metric,
-      std::string_view index_spec);
+      std::string_view index_spec,
+      const std::vector<v1::FieldSpec>& fields = {});
   absl::StatusOr<std::vector<v1::CollectionDescription>> ListCollections();
   absl::StatusOr<v1::CollectionDescription> DescribeCollection(
       std::string_view name);

@@ -217,6 +217,8 @@ grpc::Status QvdbService::CreateCollection(
         config.metric = metric;
         config.index_spec =
             request->index_spec().empty() ? "Flat" : request->index_spec();
+        ASSIGN_OR_RETURN(config.field_schema,
+                         FieldSchemaText(request->fields()));
         ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, holder_->Acquire());
         ASSIGN_OR_RETURN(CollectionInfo info, engine->CreateCollection(config));
         ToProto(info, response->mutable_collection());
@@ -450,6 +452,8 @@ grpc::Status QvdbService::Search(grpc::ServerContext* context,
     }
     ASSIGN_OR_RETURN(SearchOptions options,
                      FromProto(request->params(), 1, limits_));
+    SearchStats stats;
+    options.stats = &stats;
     ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, holder_->Acquire());
     ASSIGN_OR_RETURN(
         std::vector<Hit> hits,
@@ -458,6 +462,7 @@ grpc::Status QvdbService::Search(grpc::ServerContext* context,
                                                  request->vector_size()),
                           options));
     for (Hit& hit : hits) ToProto(std::move(hit), response->add_hits());
+    ToProto(stats, response->mutable_stats());
     return absl::OkStatus();
   });
 }
@@ -495,6 +500,8 @@ grpc::Status QvdbService::SearchBatch(grpc::ServerContext* context,
         }
         ASSIGN_OR_RETURN(SearchOptions options,
                          FromProto(request->params(), nq, limits_));
+        SearchStats stats;
+        options.stats = &stats;
         ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, holder_->Acquire());
         ASSIGN_OR_RETURN(std::vector<std::vector<Hit>> results,
                          engine->Search(request->collection(), flat, options));
@@ -502,6 +509,7 @@ grpc::Status QvdbService::SearchBatch(grpc::ServerContext* context,
           v1::SearchResult* out = response->add_results();
           for (Hit& hit : hits) ToProto(std::move(hit), out->add_hits());
         }
+        ToProto(stats, response->mutable_stats());
         return absl::OkStatus();
       });
 }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "base/status_macros.h"
+#include "index/filter/filter_expr.h"
 #include "proto/metric_conversion.h"
 
 namespace qvdb {
@@ -54,6 +56,14 @@ v1::CollectionState ToProto(CollectionState state) {
 void ToProto(const CollectionInfo& info, v1::CollectionInfo* out) {
   out->set_name(info.name);
   out->set_dimension(info.dim);
+  if (auto schema = FieldSchema::Parse(info.field_schema); schema.ok()) {
+    for (const FieldSpec& f : schema->fields()) {
+      v1::FieldSpec* spec = out->add_fields();
+      spec->set_name(f.name);
+      spec->set_type(std::string(FieldTypeName(f.type)));
+      spec->set_indexed(f.indexed);
+    }
+  }
   out->set_metric(ToProto(info.metric));
   out->set_index_spec(info.index_spec);
   out->set_state(ToProto(info.state));
@@ -127,6 +137,28 @@ absl::StatusOr<std::vector<UserId>> FromProto(
   return out;
 }
 
+absl::StatusOr<std::string> FieldSchemaText(
+    const google::protobuf::RepeatedPtrField<v1::FieldSpec>& fields) {
+  std::vector<FieldSpec> specs;
+  for (const v1::FieldSpec& f : fields) {
+    auto type = ParseFieldType(f.type());
+    if (!type.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("field \"{}\": {}", f.name().substr(0, 80),
+                      std::string(type.status().message())));
+    }
+    specs.push_back(FieldSpec{f.name(), *type, !f.has_indexed() || f.indexed()});
+  }
+  ASSIGN_OR_RETURN(FieldSchema schema, FieldSchema::Create(std::move(specs)));
+  return schema.ToText();
+}
+
+void ToProto(const SearchStats& s, v1::SearchStats* out) {
+  out->set_strategy(s.strategy);
+  out->set_allowed_rows(s.allowed_rows);
+  out->set_nprobe(s.nprobe);
+}
+
 absl::StatusOr<SearchOptions> FromProto(const v1::SearchParams& params,
                                         size_t num_queries,
                                         const Limits& limits) {
@@ -167,6 +199,12 @@ absl::StatusOr<SearchOptions> FromProto(const v1::SearchParams& params,
     }
     o.filter = std::move(filter);
   }
+  if (params.filter_expr().size() > kMaxFilterTextBytes) {
+    return absl::InvalidArgumentError(fmt::format(
+        "filter_expr has {} bytes, over the limit of {}",
+        params.filter_expr().size(), kMaxFilterTextBytes));
+  }
+  o.filter_expr = params.filter_expr();
   o.with_payload = params.with_payload();
   o.with_vector = params.with_vector();
   return o;

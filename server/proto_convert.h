@@ -40,6 +40,12 @@ absl::StatusOr<std::vector<UserId>> FromProto(
 // Zero knobs take their defaults (k 10, nprobe 8, refine_factor 4);
 // negative ones, k above the limit, k * num_queries above max_result_hits
 // and filters above max_filter_ids are rejected.
+// Declared fields in FieldSchema's text form; InvalidArgument naming the
+// field for an unknown type, a bad or repeated name.
+absl::StatusOr<std::string> FieldSchemaText(
+    const google::protobuf::RepeatedPtrField<v1::FieldSpec>& fields);
+void ToProto(const SearchStats& stats, v1::SearchStats* out);
+
 absl::StatusOr<SearchOptions> FromProto(const v1::SearchParams& params,
                                         size_t num_queries,
                                         const Limits& limits);

@@ -69,6 +69,7 @@ std::string EncodeCollectionRecord(const CollectionRecord& r) {
   w.Put<int64_t>(r.created_unix_micros);
   w.Put<uint64_t>(r.model_version);
   w.Put<uint64_t>(r.pending_model_version);
+  if (r.format_version >= 2) w.PutString(r.field_schema);
   return w.Release();
 }
 
@@ -97,6 +98,7 @@ absl::StatusOr<CollectionRecord> DecodeCollectionRecord(
   if (st.ok()) st = r.Get(&out.created_unix_micros);
   if (st.ok()) st = r.Get(&out.model_version);
   if (st.ok()) st = r.Get(&out.pending_model_version);
+  if (st.ok() && out.format_version >= 2) st = r.GetString(&out.field_schema);
   if (!st.ok()) return Damaged(st);
   if (r.remaining() != 0) {
     return Damaged(

@@ -25,7 +25,8 @@ enum class CollectionState : uint8_t {
 std::string_view CollectionStateName(CollectionState state);
 
 // Version of the record's encoding; readers refuse newer ones.
-inline constexpr uint32_t kCollectionRecordVersion = 1;
+// Version 2 added field_schema.
+inline constexpr uint32_t kCollectionRecordVersion = 2;
 
 struct CollectionRecord {
   uint32_t id = 0;  // numeric id, prefix of every key of the collection
@@ -33,6 +34,9 @@ struct CollectionRecord {
   uint32_t dim = 0;
   Metric metric = Metric::kL2;
   std::string index_spec;  // opaque to storage, e.g. "IVF1024,PQ32x8"
+  // The declared payload fields, opaque to storage (the engine's text form,
+  // e.g. "lang:keyword,year:int64"); empty: none. Format version >= 2.
+  std::string field_schema;
   CollectionState state = CollectionState::kEmpty;
   uint32_t format_version = kCollectionRecordVersion;
   int64_t created_unix_micros = 0;

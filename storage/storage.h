@@ -50,6 +50,7 @@ struct CollectionConfig {
   uint32_t dim = 0;  // 1 to 65536
   Metric metric = Metric::kL2;
   std::string index_spec;  // opaque to storage
+  std::string field_schema;  // opaque to storage (CollectionRecord)
 };
 
 // Which parts of a row a read fetches (the vector is the costly one).
@@ -180,6 +181,16 @@ class Storage {
   // Calls fn(internal_id, vector bytes) for every row in internal id order,
   // over one consistent view; a non-OK status from fn stops and is returned.
   virtual absl::Status ScanVectors(
+      std::string_view collection,
+      absl::FunctionRef<absl::Status(uint64_t, std::string_view)> fn) const = 0;
+  // Calls fn(internal_id) for every live row, in internal id order (a scan
+  // of small keys: no vector or payload is read).
+  virtual absl::Status ScanRowIds(
+      std::string_view collection,
+      absl::FunctionRef<absl::Status(uint64_t)> fn) const = 0;
+  // Calls fn(internal_id, payload) for every row that has a payload (an
+  // empty payload is not stored), in internal id order.
+  virtual absl::Status ScanPayloads(
       std::string_view collection,
       absl::FunctionRef<absl::Status(uint64_t, std::string_view)> fn) const = 0;
   // One sequential scan of one inverted list. DataLoss if its codes differ

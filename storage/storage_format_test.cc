@@ -123,6 +123,7 @@ CollectionRecord SampleRecord() {
   r.created_unix_micros = 1700000000123456;
   r.model_version = 3;
   r.pending_model_version = 4;
+  r.field_schema = "lang:keyword";
   return r;
 }
 
@@ -139,6 +140,18 @@ TEST(CollectionRecordTest, RoundTrips) {
   EXPECT_EQ(back->format_version, kCollectionRecordVersion);
   EXPECT_EQ(back->created_unix_micros, r.created_unix_micros);
   EXPECT_EQ(back->model_version, r.model_version);
+  EXPECT_EQ(back->pending_model_version, r.pending_model_version);
+  EXPECT_EQ(back->field_schema, r.field_schema);
+}
+
+// Version 1 records (before declared fields) still read, with no fields.
+TEST(CollectionRecordTest, VersionOneReadsWithoutFields) {
+  CollectionRecord r = SampleRecord();
+  r.format_version = 1;
+  auto back = DecodeCollectionRecord(EncodeCollectionRecord(r));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->format_version, 1u);
+  EXPECT_EQ(back->field_schema, "");
   EXPECT_EQ(back->pending_model_version, r.pending_model_version);
 }
 
@@ -161,8 +174,9 @@ TEST(CollectionRecordTest, RejectsNewerVersionAndUnknownCodes) {
             std::string::npos);
 
   std::string bytes = EncodeCollectionRecord(SampleRecord());
-  // The state byte sits just before the three trailing 8-byte fields.
-  bytes[bytes.size() - 25] = 9;
+  // The state byte sits just before the three 8-byte fields and the field
+  // schema (an 8-byte length, then "lang:keyword").
+  bytes[bytes.size() - 25 - 8 - 12] = 9;
   EXPECT_EQ(DecodeCollectionRecord(bytes).status().code(),
             absl::StatusCode::kDataLoss);
 }

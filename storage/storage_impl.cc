@@ -109,6 +109,7 @@ absl::StatusOr<CollectionRecord> StorageImpl::CreateCollection(
   rec.dim = config.dim;
   rec.metric = config.metric;
   rec.index_spec = config.index_spec;
+  rec.field_schema = config.field_schema;
   rec.created_unix_micros = NowUnixMicros();
   txn.Put(kCatalog, rec.name, EncodeCollectionRecord(rec));
   txn.Put(kDefault, kNextCollectionIdKey, EncodeU32(cid + 1));
@@ -349,17 +350,48 @@ absl::StatusOr<CollectionCounts> StorageImpl::Counts(
   return out;
 }
 
-absl::Status StorageImpl::ScanVectors(
-    std::string_view collection,
+absl::Status StorageImpl::ScanRowData(
+    Cf cf, std::string_view collection,
     absl::FunctionRef<absl::Status(uint64_t, std::string_view)> fn) const {
   ASSIGN_OR_RETURN(CollectionRecord rec,
                    LoadRecord(collection, rocksdb::ReadOptions()));
-  return ScanPrefix(kVectors, CollectionPrefix(rec.id),
+  return ScanPrefix(cf, CollectionPrefix(rec.id),
                     [&](std::string_view k, std::string_view v) {
                       auto iid = ParseRowDataKey(k);
                       if (!iid.ok()) return iid.status();
                       return fn(*iid, v);
                     });
+}
+
+absl::Status StorageImpl::ScanVectors(
+    std::string_view collection,
+    absl::FunctionRef<absl::Status(uint64_t, std::string_view)> fn) const {
+  return ScanRowData(kVectors, collection, fn);
+}
+
+absl::Status StorageImpl::ScanRowIds(
+    std::string_view collection,
+    absl::FunctionRef<absl::Status(uint64_t)> fn) const {
+  ASSIGN_OR_RETURN(CollectionRecord rec,
+                   LoadRecord(collection, rocksdb::ReadOptions()));
+  std::string prefix = CollectionPrefix(rec.id);
+  prefix.push_back(kRowKind);
+  return ScanPrefix(kIds, prefix,
+                    [&](std::string_view k, std::string_view) -> absl::Status {
+                      if (k.size() != prefix.size() + 8) {
+                        return absl::DataLossError(fmt::format(
+                            "collection \"{}\": a row key of {} bytes; "
+                            "restore the data directory from a snapshot",
+                            collection, k.size()));
+                      }
+                      return fn(ReadBigEndian64(k.substr(prefix.size())));
+                    });
+}
+
+absl::Status StorageImpl::ScanPayloads(
+    std::string_view collection,
+    absl::FunctionRef<absl::Status(uint64_t, std::string_view)> fn) const {
+  return ScanRowData(kPayloads, collection, fn);
 }
 
 absl::StatusOr<ListCodes> StorageImpl::ReadListCodes(

@@ -57,6 +57,13 @@ class StorageImpl final : public Storage {
       RowFields fields, uint32_t collection_id) const override;
   absl::StatusOr<CollectionCounts> Counts(
       std::string_view collection) const override;
+  absl::Status ScanRowIds(
+      std::string_view collection,
+      absl::FunctionRef<absl::Status(uint64_t)> fn) const override;
+  absl::Status ScanPayloads(
+      std::string_view collection,
+      absl::FunctionRef<absl::Status(uint64_t, std::string_view)> fn)
+      const override;
   absl::Status ScanVectors(
       std::string_view collection,
       absl::FunctionRef<absl::Status(uint64_t, std::string_view)> fn)
@@ -96,6 +103,10 @@ class StorageImpl final : public Storage {
   absl::Status ReadRowData(const rocksdb::ReadOptions& ro,
                            const CollectionRecord& rec, RowFields fields,
                            Row* row) const;
+  // fn(internal id, value) over a collection's keys in a row-data family.
+  absl::Status ScanRowData(
+      Cf cf, std::string_view collection,
+      absl::FunctionRef<absl::Status(uint64_t, std::string_view)> fn) const;
   absl::Status ScanPrefix(
       Cf cf, const std::string& prefix,
       absl::FunctionRef<absl::Status(std::string_view, std::string_view)> fn)

@@ -141,16 +141,24 @@ TEST(CliParseTest, Search) {
   Cli cli;
   auto p = Parse(
       cli, {"search", "sift", "--vector", "1,2,3", "-k", "5", "--nprobe", "16",
-            "--refine-factor", "2", "--filter", "1,2,doc-3", "--with-vector"});
+            "--refine-factor", "2", "--filter-ids", "1,2,doc-3", "--with-vector"});
   const auto* c = As<SearchCommand>(p);
   ASSERT_NE(c, nullptr) << p.err;
   EXPECT_EQ(c->args().vector, "1,2,3");
   EXPECT_EQ(c->args().k, 5);
   EXPECT_EQ(c->args().nprobe, 16);
   EXPECT_EQ(c->args().refine_factor, 2);
-  EXPECT_EQ(c->args().filter, (std::vector<std::string>{"1", "2", "doc-3"}));
+  EXPECT_EQ(c->args().filter_ids,
+            (std::vector<std::string>{"1", "2", "doc-3"}));
   EXPECT_TRUE(c->args().with_vector);
   EXPECT_FALSE(c->args().no_payload);
+
+  Cli filtered;
+  p = Parse(filtered, {"search", "docs", "--vector", "1,2", "--filter",
+                       "lang = \"en\" and year >= 2020"});
+  ASSERT_NE(As<SearchCommand>(p), nullptr) << p.err;
+  EXPECT_EQ(As<SearchCommand>(p)->args().filter,
+            "lang = \"en\" and year >= 2020");
 
   Cli file;
   p = Parse(file,

@@ -20,6 +20,8 @@ class CollectionCreateCommand final : public Command {
     uint32_t dim = 0;
     std::string metric = "l2";
     std::string spec = "Flat";
+    // NAME:TYPE[:unindexed], e.g. lang:keyword (docs/filter.md).
+    std::vector<std::string> fields;
   };
   std::vector<std::string> path() const override {
     return {"collection", "create"};
@@ -132,7 +134,8 @@ class SearchCommand final : public Command {
     int k = 10;
     int nprobe = 0;         // 0: the server's default
     int refine_factor = 0;  // 0: the server's default
-    std::vector<std::string> filter;
+    std::string filter;                   // an expression (docs/filter.md)
+    std::vector<std::string> filter_ids;  // only these ids
     std::string id_type = "auto";
     bool no_payload = false;
     bool with_vector = false;

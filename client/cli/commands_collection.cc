@@ -29,14 +29,40 @@ void CollectionCreateCommand::AddOptions(CLI::App& app) {
          "--spec,-s", args_.spec,
          "Index spec (docs/spec.md), e.g. IVF1024,PQ32x4fs,Refine(Flat)")
       ->capture_default_str();
+  app.add_option("--field", args_.fields,
+                 "A payload field to filter on, NAME:TYPE[:unindexed] "
+                 "(types: keyword, int64, double, bool, timestamp, "
+                 "keyword_list); repeat it for more");
 }
 
 int CollectionCreateCommand::Run(CommandContext& ctx) {
   auto metric = ParseMetricArg(args_.metric);
   if (!metric.ok())
     return ctx.UsageError(std::string(metric.status().message()));
-  auto info =
-      ctx.client().CreateCollection(args_.name, args_.dim, *metric, args_.spec);
+  std::vector<v1::FieldSpec> fields;
+  for (const std::string& text : args_.fields) {
+    std::vector<std::string> parts(1);
+    for (char c : text) {
+      if (c == ':') {
+        parts.emplace_back();
+      } else {
+        parts.back() += c;
+      }
+    }
+    if (parts.size() < 2 || parts.size() > 3 ||
+        (parts.size() == 3 && parts[2] != "unindexed")) {
+      return ctx.UsageError(fmt::format(
+          "--field {}: write NAME:TYPE or NAME:TYPE:unindexed, e.g. "
+          "lang:keyword",
+          text));
+    }
+    v1::FieldSpec& f = fields.emplace_back();
+    f.set_name(parts[0]);
+    f.set_type(parts[1]);
+    if (parts.size() == 3) f.set_indexed(false);
+  }
+  auto info = ctx.client().CreateCollection(args_.name, args_.dim, *metric,
+                                            args_.spec, fields);
   if (!info.ok()) return ctx.Fail(info.status());
   if (ctx.json()) {
     PrintJson(ctx.out(), InfoToJson(*info));

@@ -44,10 +44,14 @@ void SearchCommand::AddOptions(CLI::App& app) {
                  "4)")
       ->check(CLI::Range(0, 100));
   app.add_option("--filter", args_.filter,
+                 "Only rows that pass this filter over the declared fields, "
+                 "e.g. 'lang = \"en\" and year >= 2020' (docs/filter.md)");
+  app.add_option("--filter-ids", args_.filter_ids,
                  "Only these ids may be returned (comma-separated or "
                  "repeated)")
       ->delimiter(',');
-  app.add_option("--id-type", args_.id_type, "Ids of --filter: auto, u64, str")
+  app.add_option("--id-type", args_.id_type,
+                 "Ids of --filter-ids: auto, u64, str")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "u64", "str"}));
   app.add_flag("--no-payload", args_.no_payload, "Do not fetch payloads");
@@ -102,10 +106,11 @@ int SearchCommand::Run(CommandContext& ctx) {
   params.set_refine_factor(args_.refine_factor);
   params.set_with_payload(!args_.no_payload);
   params.set_with_vector(args_.with_vector);
-  if (!args_.filter.empty()) {
+  params.set_filter_expr(args_.filter);
+  if (!args_.filter_ids.empty()) {
     auto type = ParseIdType(args_.id_type);
     if (!type.ok()) return ctx.UsageError(std::string(type.status().message()));
-    for (const std::string& text : args_.filter) {
+    for (const std::string& text : args_.filter_ids) {
       auto id = ParseIdArg(text, *type);
       if (!id.ok()) return ctx.UsageError(std::string(id.status().message()));
       *params.mutable_filter()->add_ids() = *std::move(id);

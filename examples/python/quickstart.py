@@ -79,6 +79,8 @@ def main() -> int:
             dim=384,
             metric="cosine",
             spec="IVF16,PQ96x4fs,Refine(Flat)",
+            # The payload's "category" member is a field filters can use.
+            fields={"category": "keyword"},
             exist_ok=True,
         )
         # Bulk load over the Ingest stream (progress bar with rate and ETA);
@@ -105,14 +107,13 @@ def main() -> int:
         hits = docs.search(queries[0], k=5, with_payload=True)
         show("top 5:", hits)
 
-        # Only chunks of one category. The server filters by ids today; a text
-        # filter, filter='category = "Sapui5"', will pass through once it has
-        # filtered search (it raises qvdb.Unimplemented until then).
+        # Only chunks of one category: a filter on the declared field
+        # (docs/filter.md). A list of ids works as a filter too.
         category = "Sapui5"
         allowed = [r["id"] for r in base if r["category"] == category]
         show(
             f"top 5 in category {category!r} ({len(allowed)} chunks):",
-            docs.search(queries[0], k=5, filter=allowed, with_payload=True),
+            docs.search(queries[0], k=5, filter=f'category = "{category}"', with_payload=True),
         )
 
         # All 78 queries in one call: one result per row, ids as numpy arrays.

@@ -1,24 +1,35 @@
-// The in-memory index of a collection's payload fields: for each field,
-// value -> the internal ids holding it, as compressed bitmaps (CRoaring,
-// Debian's libroaring-dev: a well-kept library rather than our own
-// bitmaps). It turns a FilterExpr into the set of rows that pass it, and
+// The in-memory index of a collection's payload fields: it turns a
+// FilterExpr into the set of rows that pass it (CRoaring bitmaps, Debian's
+// libroaring-dev: a well-kept library rather than our own bitmaps), and
 // counts that set to choose a search strategy by selectivity.
 //
-// Keyword, keyword-list and bool fields map each value to a bitmap; int64,
-// timestamp and double fields keep their values ordered (std::map), so a
-// range is the union of the bitmaps in [lo, hi]. Every field also keeps the
-// rows that have it (`exists`), and the index keeps every live row (`not`).
+// Per field, a column of each row's value by internal id, plus:
+// - keyword and bool fields: a dictionary of the values and, when the field
+//   is indexed, a bitmap of rows per value, so `=`, `!=` and `in` cost a
+//   lookup. The column holds dictionary ids (4 bytes a row);
+// - keyword-list fields: each row's tags (dictionary ids) and, when
+//   indexed, a bitmap per tag;
+// - int64, timestamp and double fields: the column of values (8 bytes a
+//   row). A comparison scans it (about 1 ns a row): unlike a bitmap per
+//   value, its cost and size do not grow with the number of distinct
+//   values (1M distinct timestamps cost 8 MB, not a million bitmaps).
+// Every field keeps the rows that have it (`exists`), and the index keeps
+// every live row (`not`). An unindexed keyword field is evaluated by
+// scanning its column.
 //
-// Internal ids must be below 2^32 (Roaring's 32-bit sets); Set() reports
-// a larger one as an error.
+// Columns are sized by the highest internal id set (ids are not reused, so
+// a rolling window of deletes and inserts grows them until the collection
+// is reloaded).
+//
+// Internal ids must be below 2^32 (Roaring's 32-bit sets); Set() reports a
+// larger one as an error.
 //
 // Thread safety: none inside. The engine writes under its collection write
-// lock and reads under a reader lock (or works on a copy); Evaluate() is
-// const and may run from many readers at once.
+// lock and reads under a reader lock; Evaluate() is const and may run from
+// many readers at once.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -37,7 +48,7 @@ class FieldIndex {
   const FieldSchema& schema() const { return schema_; }
 
   // Makes row `id` hold `values` (one entry per schema field), replacing
-  // what it held before. Unindexed fields are skipped.
+  // what it held before.
   absl::Status Set(int64_t id, const RowValues& values);
   // Forgets row `id` (a delete). Unknown ids are ignored.
   void Remove(int64_t id);
@@ -46,26 +57,36 @@ class FieldIndex {
   Roaring Evaluate(const FilterExpr& expr) const;
   // Live rows; the denominator of a filter's selectivity.
   uint64_t live_rows() const { return live_.cardinality(); }
-  // Bytes of the bitmaps and maps, for stats.
+  // Bytes of the columns, dictionaries and bitmaps, for stats.
   size_t memory_bytes() const;
 
  private:
+  static constexpr uint32_t kNoValue = UINT32_MAX;
+
   struct PerField {
-    std::unordered_map<std::string, Roaring> keywords;
-    std::map<int64_t, Roaring> ints;    // int64, timestamp
-    std::map<double, Roaring> doubles;  // double
+    // keyword, bool ("true"/"false"), keyword_list: value <-> dictionary id.
+    std::unordered_map<std::string, uint32_t> dict;
+    std::vector<std::string> dict_values;
+    std::vector<Roaring> rows_with;         // by dictionary id (indexed only)
+    std::vector<uint32_t> keyword_column;   // keyword, bool: id or kNoValue
+    std::unordered_map<uint32_t, std::vector<uint32_t>> tags;  // keyword_list
+    std::vector<int64_t> int_column;        // int64, timestamp
+    std::vector<double> double_column;      // double
     Roaring present;
   };
 
-  Roaring* BitmapFor(PerField& f, const FieldValue& v);
-  Roaring Compare(const FieldSpec& spec, const PerField& f,
-                           FilterExpr::Op op, const FieldValue& v) const;
-  Roaring Equal(const PerField& f, const FieldValue& v) const;
+  // The dictionary id of a keyword-like value (added when new).
+  uint32_t DictId(PerField& f, const FieldValue& v);
+  // The dictionary id of v, or kNoValue when no row ever held it.
+  uint32_t FindDictId(const PerField& f, const FieldValue& v) const;
+  // Rows of an indexed or unindexed keyword-like field holding id `value`.
+  Roaring RowsWith(size_t field, uint32_t value) const;
+  // Rows whose numeric value satisfies `op v` (or is in `values` for kIn).
+  Roaring ScanNumbers(size_t field, const FilterExpr& expr) const;
+  Roaring Leaf(const FilterExpr& expr) const;
 
   FieldSchema schema_;
   std::vector<PerField> fields_;  // same order as schema_.fields()
-  // What each row holds now, so Set() and Remove() can undo it.
-  std::unordered_map<uint32_t, RowValues> rows_;
   Roaring live_;
 };
 

@@ -466,10 +466,61 @@ absl::StatusOr<FieldSchema> FieldSchema::Create(std::vector<FieldSpec> fields) {
 }
 
 const FieldSpec* FieldSchema::Find(std::string_view name) const {
-  for (const FieldSpec& f : fields_) {
-    if (f.name == name) return &f;
+  const int i = IndexOf(name);
+  return i < 0 ? nullptr : &fields_[i];
+}
+
+int FieldSchema::IndexOf(std::string_view name) const {
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    if (fields_[i].name == name) return int(i);
   }
-  return nullptr;
+  return -1;
+}
+
+namespace {
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  for (size_t at = 0;;) {
+    const size_t next = s.find(sep, at);
+    out.push_back(s.substr(at, next == s.npos ? s.npos : next - at));
+    if (next == s.npos) return out;
+    at = next + 1;
+  }
+}
+}  // namespace
+
+absl::StatusOr<FieldSchema> FieldSchema::Parse(std::string_view text) {
+  std::vector<FieldSpec> fields;
+  if (text.empty()) return Create(std::move(fields));
+  if (text.size() > kMaxFields * 96) {
+    return absl::InvalidArgumentError(fmt::format(
+        "field list of {} bytes is too long", text.size()));
+  }
+  for (std::string_view item : Split(text, ',')) {
+    const std::vector<std::string_view> parts = Split(item, ':');
+    if (parts.size() < 2 || parts.size() > 3 ||
+        (parts.size() == 3 && parts[2] != "unindexed" &&
+         parts[2] != "indexed")) {
+      return absl::InvalidArgumentError(fmt::format(
+          "field \"{}\" is not NAME:TYPE or NAME:TYPE:unindexed (e.g. "
+          "lang:keyword, year:int64)",
+          item.substr(0, 80)));
+    }
+    ASSIGN_OR_RETURN(FieldType type, ParseFieldType(parts[1]));
+    fields.push_back(FieldSpec{std::string(parts[0]), type,
+                               parts.size() == 2 || parts[2] == "indexed"});
+  }
+  return Create(std::move(fields));
+}
+
+std::string FieldSchema::ToText() const {
+  std::string out;
+  for (const FieldSpec& f : fields_) {
+    if (!out.empty()) out += ',';
+    out += fmt::format("{}:{}{}", f.name, FieldTypeName(f.type),
+                       f.indexed ? "" : ":unindexed");
+  }
+  return out;
 }
 
 absl::StatusOr<FilterExpr> ParseFilter(std::string_view text,

@@ -64,6 +64,16 @@ class FieldSchema {
   const std::vector<FieldSpec>& fields() const { return fields_; }
   // nullptr when the schema has no such field.
   const FieldSpec* Find(std::string_view name) const;
+  // -1 when the schema has no such field.
+  int IndexOf(std::string_view name) const;
+  bool empty() const { return fields_.empty(); }
+
+  // The text form, as the CLI takes it and the catalog stores it:
+  // comma-separated "name:type", with ":unindexed" for a field kept out of
+  // the field index, e.g. "lang:keyword,year:int64,notes:keyword:unindexed".
+  // Parse("") is the empty schema.
+  static absl::StatusOr<FieldSchema> Parse(std::string_view text);
+  std::string ToText() const;
 
  private:
   std::vector<FieldSpec> fields_;

@@ -33,17 +33,20 @@ CollectionInfo Collection::InfoFromRecord(const CollectionRecord& record) {
   info.dim = record.dim;
   info.metric = record.metric;
   info.index_spec = record.index_spec;
+  info.field_schema = record.field_schema;
   info.state = record.state;
   info.created_unix_micros = record.created_unix_micros;
   return info;
 }
 
 Collection::Collection(Storage* storage, const CollectionRecord& record,
-                       const IndexSpec& spec, const EngineOptions& options,
+                       const IndexSpec& spec, FieldSchema fields,
+                       const EngineOptions& options,
                        size_t auto_train_threshold)
     : storage_(storage),
       record_(record),
       spec_(spec),
+      fields_(std::move(fields)),
       options_(options),
       auto_train_threshold_(auto_train_threshold) {
   if (spec_.refine && spec_.refine->kind == CodecKind::kFlat) {
@@ -79,10 +82,18 @@ absl::StatusOr<std::unique_ptr<Collection>> Collection::Load(
     return WithPrefix(probe.status(),
                       fmt::format("collection \"{}\"", record.name));
   }
+  auto fields = FieldSchema::Parse(record.field_schema);
+  if (!fields.ok()) {
+    return absl::FailedPreconditionError(fmt::format(
+        "collection \"{}\" has fields \"{}\", which this build cannot read "
+        "({}); upgrade qvdb",
+        record.name, record.field_schema,
+        std::string(fields.status().message())));
+  }
   const size_t threshold =
       AutoTrainThreshold(*spec, (*probe)->min_train_size(), options);
-  std::unique_ptr<Collection> c(
-      new Collection(storage, record, *spec, options, threshold));
+  std::unique_ptr<Collection> c(new Collection(
+      storage, record, *spec, *std::move(fields), options, threshold));
   if (c->refine_source_ && options.refine_file && !options.data_dir.empty()) {
     const std::string where = fmt::format("collection \"{}\"", record.name);
     auto path = PrepareRefineFilePath(options.data_dir, record.id);
@@ -95,6 +106,7 @@ absl::StatusOr<std::unique_ptr<Collection>> Collection::Load(
   } else {
     RETURN_IF_ERROR(c->LoadExact());
   }
+  RETURN_IF_ERROR(c->LoadFieldIndex());
   c->load_seconds_ = SecondsSince(t0);
   if (record.state != CollectionState::kEmpty) {
     absl::ReaderMutexLock lock(&c->mu_);
@@ -298,26 +310,22 @@ absl::StatusOr<std::vector<std::vector<Hit>>> Collection::Search(
     if (closed_) return Dropped(name);
     index = index_;
   }
-  SetFilter filter;
-  if (options.filter) {
-    for (const UserId& id : *options.filter) {
-      auto row = storage_->Get(name, id, RowFields{false, false}, record_.id);
-      if (absl::IsNotFound(row.status())) continue;
-      if (!row.ok()) return row.status();
-      filter.Insert(int64_t(row->internal_id));
-    }
-  }
+  std::optional<FilterExpr> expr;
+  ASSIGN_OR_RETURN(std::optional<Roaring> allowed, AllowedRows(options, &expr));
   SearchParams params;
   params.k = options.k;
   params.nprobe = options.nprobe;
   params.refine_factor = options.refine_factor;
-  params.filter = options.filter ? &filter : nullptr;
   params.num_threads = options_.search_threads;
+  SearchStats stats;
   absl::StatusOr<SearchResults> searched;
-  {
+  if (allowed) {
+    searched = SearchFiltered(*index, queries, *allowed, params, &stats);
+  } else {
     absl::ReaderMutexLock gate(&index_gate_);
     searched = index->Search(queries.data(), nq, params);
   }
+  if (options.stats) *options.stats = stats;
   ASSIGN_OR_RETURN(SearchResults found, std::move(searched));
   // Ids, payloads and vectors live in storage: one batched read for every
   // hit of every query. Keyed by the collection's id too: after a drop and
@@ -330,10 +338,14 @@ absl::StatusOr<std::vector<std::vector<Hit>>> Collection::Search(
     iids.push_back(uint64_t(found.ids[i]));
     slots.push_back(i);
   }
+  // Under a filter expression the payloads are read too, to check each hit
+  // against its current values (a concurrent upsert may have changed them).
   ASSIGN_OR_RETURN(
       std::vector<std::optional<Row>> rows,
       storage_->GetManyByInternalId(
-          name, iids, RowFields{options.with_payload, options.with_vector},
+          name, iids,
+          RowFields{options.with_payload || expr.has_value(),
+                    options.with_vector},
           record_.id));
   std::vector<std::vector<Hit>> out(nq);
   ResponseBudgetCounter budget(name, "search",
@@ -342,6 +354,8 @@ absl::StatusOr<std::vector<std::vector<Hit>>> Collection::Search(
     // A row deleted since the index was scanned is left out.
     if (!rows[i]) continue;
     Row& row = *rows[i];
+    if (expr && !PayloadPasses(*expr, row.payload)) continue;
+    if (!options.with_payload) row.payload.clear();
     const size_t q = slots[i] / size_t(found.k);
     RETURN_IF_ERROR(
         budget.Add(row.id, row.payload.size(), row.vector.size(), q));

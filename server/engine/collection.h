@@ -36,6 +36,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "index/codecs/index_spec.h"
+#include "index/filter/field_index.h"
+#include "index/filter/filter_expr.h"
 #include "index/vector_index.h"
 #include "server/engine/engine_options.h"
 #include "server/engine/engine_types.h"
@@ -96,8 +98,31 @@ class Collection {
 
  private:
   Collection(Storage* storage, const CollectionRecord& record,
-             const IndexSpec& spec, const EngineOptions& options,
-             size_t auto_train_threshold);
+             const IndexSpec& spec, FieldSchema fields,
+             const EngineOptions& options, size_t auto_train_threshold);
+
+  // --- payload fields and filters (collection_filter.cc) ---
+  // Builds field_index_ from the stored payloads.
+  absl::Status LoadFieldIndex();
+  // Each row's field values, read from its payload (InvalidArgument naming
+  // the row when one does not fit the schema). Empty without fields.
+  absl::StatusOr<std::vector<RowValues>> ExtractRowValues(
+      std::span<const UpsertRow> rows) const;
+  // The rows a search may return: nullopt when unfiltered.
+  absl::StatusOr<std::optional<Roaring>> AllowedRows(
+      const SearchOptions& options, std::optional<FilterExpr>* expr) const;
+  // Exact k-NN over the allowed rows' float32 vectors (few rows pass).
+  absl::StatusOr<SearchResults> SearchAllowedExactly(
+      std::span<const float> queries, const Roaring& allowed, int k) const;
+  // The search under a filter: exact over the allowed rows when few pass,
+  // else the index with the allowed-set test and nprobe raised by the
+  // selectivity (and raised to every list when a query finds fewer than k).
+  absl::StatusOr<SearchResults> SearchFiltered(
+      const VectorIndex& index, std::span<const float> queries,
+      const Roaring& allowed, SearchParams params, SearchStats* stats) const;
+  // Whether the stored payload still passes `expr` (a row rewritten since
+  // the filter was evaluated must not be returned).
+  bool PayloadPasses(const FilterExpr& expr, std::string_view payload) const;
 
   absl::Status LoadTrained(uint64_t version);
   absl::Status LoadExact();
@@ -137,6 +162,8 @@ class Collection {
   Storage* const storage_;
   const CollectionRecord record_;  // as loaded; state and versions go stale
   const IndexSpec spec_;
+  // Declared payload fields (docs/filter.md); empty: none.
+  const FieldSchema fields_;
   const EngineOptions options_;
   const size_t auto_train_threshold_;
   // Set for Refine(Flat): the refine code is the stored float32 vector.
@@ -156,6 +183,12 @@ class Collection {
   // behind a waiting writer, so a write waits for at most the searches in
   // flight. (pending_ is not searched and needs no gate.)
   mutable absl::Mutex index_gate_ ABSL_ACQUIRED_AFTER(write_mu_);
+
+  // The field index of the live rows (null without fields). Changed under
+  // write_mu_ and field_mu_; searches evaluate filters holding field_mu_
+  // shared.
+  mutable absl::Mutex field_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
+  std::unique_ptr<FieldIndex> field_index_ ABSL_GUARDED_BY(field_mu_);
 
   mutable absl::Mutex mu_;
   // Changed only with write_mu_ held too, so writers may use their copies

@@ -11,6 +11,7 @@
 
 #include "base/status_macros.h"
 #include "index/codecs/index_spec.h"
+#include "index/filter/filter_expr.h"
 #include "index/vector_index.h"
 #include "server/engine/collection.h"
 #include "server/engine/log_escape.h"
@@ -143,8 +144,15 @@ absl::StatusOr<CollectionInfo> Engine::CreateCollection(
         config.name, config.index_spec, config.dim,
         std::string(probe.status().message())));
   }
+  auto fields = FieldSchema::Parse(config.field_schema);
+  if (!fields.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("collection \"{}\": fields: {}", config.name,
+                    std::string(fields.status().message())));
+  }
   CollectionConfig canonical = config;
   canonical.index_spec = spec->ToString();
+  canonical.field_schema = fields->ToText();
   absl::MutexLock ddl(&ddl_mu_);
   ASSIGN_OR_RETURN(CollectionRecord rec, storage_->CreateCollection(canonical));
   auto c = Collection::Load(storage_.get(), rec, options_);

@@ -23,6 +23,7 @@ absl::StatusOr<WriteSummary> Collection::Upsert(
   const std::string& name = record_.name;
   const size_t dim = record_.dim;
   RETURN_IF_ERROR(ValidateUpsertBatch(name, record_.dim, rows, options_));
+  ASSIGN_OR_RETURN(const std::vector<RowValues> values, ExtractRowValues(rows));
   const size_t n = rows.size();
   std::vector<float> x(n * dim);
   for (size_t i = 0; i < n; ++i) {
@@ -96,8 +97,19 @@ absl::StatusOr<WriteSummary> Collection::Upsert(
     }
     DropDiskRefineCodes(&*enc);
     // Before the index: a search that finds the new code re-ranks it with
-    // the new vector.
+    // the new vector, and filters it by its new values.
     if (refine_source_) refine_source_->Put(ids.data(), x.data(), n);
+    if (!values.empty()) {
+      absl::MutexLock lock(&field_mu_);
+      for (size_t i = 0; i < n; ++i) {
+        if (auto st = field_index_->Set(ids[i], values[i]); !st.ok()) {
+          return absl::InternalError(fmt::format(
+              "collection \"{}\": the batch is stored but its field values "
+              "could not be indexed ({}); reopen the engine",
+              name, std::string(st.message())));
+        }
+      }
+    }
     absl::Status st;
     {
       absl::WriterMutexLock gate(&index_gate_);
@@ -150,6 +162,10 @@ absl::StatusOr<WriteSummary> Collection::Delete(std::span<const UserId> ids) {
     index->Remove(removed.data(), removed.size());
   }
   if (refine_source_) refine_source_->Erase(removed.data(), removed.size());
+  if (!fields_.empty()) {
+    absl::MutexLock lock(&field_mu_);
+    for (int64_t id : removed) field_index_->Remove(id);
+  }
   if (pending) {
     pending->Remove(removed.data(), removed.size());
     for (int64_t id : removed) touched_.insert(uint64_t(id));

@@ -46,6 +46,12 @@ struct EngineOptions {
   // the page cache instead of one RocksDB point read per candidate. The
   // file is a cache: false reads RocksDB only. Default: true.
   bool refine_file = true;
+  // Search under a filter (docs/filter.md): when at most this many rows
+  // pass, they are scored exactly from their float32 vectors (read from the
+  // refine file; a tenth of it when they come from RocksDB); above it the
+  // index scans with the filter's test. Default: 5000 (where the two cost
+  // about the same on 100k-1M 128-d rows, docs/filter.md).
+  size_t filter_exact_max_rows = 5000;
 };
 
 }  // namespace qvdb

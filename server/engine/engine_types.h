@@ -51,6 +51,16 @@ struct VectorSample {
   std::vector<float> vectors;   // rows x dim
 };
 
+// How a filtered search ran (docs/filter.md, "Search under a filter").
+struct SearchStats {
+  // "unfiltered"; "exact" (a scan of the allowed rows' vectors, when few
+  // pass); "index" (the index's scan with the allowed-set test, nprobe
+  // raised by the selectivity).
+  std::string strategy = "unfiltered";
+  uint64_t allowed_rows = 0;  // rows that pass the filter (filtered only)
+  int nprobe = 0;             // lists scanned ("index")
+};
+
 struct SearchOptions {
   int k = 10;              // 1 to kMaxSearchK
   int nprobe = 8;          // IVF lists scanned per query; clamped to nlist
@@ -58,9 +68,16 @@ struct SearchOptions {
   // Only these user ids may be returned (absent: all). Unknown ids are
   // ignored; an empty list matches nothing.
   std::optional<std::vector<UserId>> filter;
+  // A filter expression over the declared fields (docs/filter.md), e.g.
+  // `lang = "en" and year >= 2020`; empty: none. With `filter` too, a row
+  // must pass both.
+  std::string filter_expr;
   bool with_payload = true;
   bool with_vector = false;
+  // When set, filled with how the search ran.
+  SearchStats* stats = nullptr;
 };
+
 
 // One search result. score is metric.h's ToUserScore: the squared distance
 // for L2 (lower is closer), the (cosine) similarity otherwise (higher is
@@ -77,6 +94,8 @@ struct CollectionInfo {
   uint32_t dim = 0;
   Metric metric = Metric::kL2;
   std::string index_spec;  // canonical form (IndexSpec::ToString)
+  // Declared payload fields, FieldSchema's text form ("" for none).
+  std::string field_schema;
   CollectionState state = CollectionState::kEmpty;
   int64_t created_unix_micros = 0;
 };

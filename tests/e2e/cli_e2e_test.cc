@@ -222,7 +222,7 @@ TEST_F(CliEndToEndTest, EveryCommand) {
   EXPECT_EQ(o.Json()["results"][2]["hits"][0]["id"], "doc-302");
   EXPECT_EQ(o.Json()["results"][2]["hits"][0]["payload"]["title"], "title 302");
   o = Run({"--json", "search", "docs", "-v", VectorText(RowVector(42)),
-           "--filter", "7,doc-301", "-k", "5", "--nprobe", "4"});
+           "--filter-ids", "7,doc-301", "-k", "5", "--nprobe", "4"});
   ASSERT_EQ(o.code, 0) << o.err;
   EXPECT_EQ(o.Json()["results"][0]["hits"].size(), 2u) << o.out;
   o = Run({"search", "docs", "-v", "1,2,3"});

@@ -102,6 +102,32 @@ def metric_from_proto(metric: int) -> Metric:
     return _METRIC_FROM_PROTO.get(metric, Metric.L2)
 
 
+FIELD_TYPES = ("keyword", "int64", "double", "bool", "timestamp", "keyword_list")
+
+
+def fields_to_proto(fields: Optional[Mapping[str, Any]]) -> List[pb.FieldSpec]:
+    """`{"lang": "keyword", "notes": {"type": "keyword", "indexed": False}}`
+    as FieldSpec messages (the server checks names and types)."""
+    out = []
+    for name, spec in (fields or {}).items():
+        if isinstance(spec, str):
+            out.append(pb.FieldSpec(name=str(name), type=spec))
+        elif isinstance(spec, Mapping) and "type" in spec:
+            out.append(
+                pb.FieldSpec(
+                    name=str(name),
+                    type=str(spec["type"]),
+                    indexed=bool(spec.get("indexed", True)),
+                )
+            )
+        else:
+            raise errors.InvalidArgument(
+                f"field {name!r}: give its type, one of {', '.join(FIELD_TYPES)}, "
+                "or {'type': ..., 'indexed': False}"
+            )
+    return out
+
+
 def description_from_proto(d: pb.CollectionDescription) -> CollectionDescription:
     info = d.info
     return CollectionDescription(
@@ -125,6 +151,7 @@ def description_from_proto(d: pb.CollectionDescription) -> CollectionDescription
         last_train_seconds=d.last_train_seconds,
         last_train_error=d.last_train_error,
         load_seconds=d.load_seconds,
+        fields={f.name: f.type for f in info.fields},
         refine_file=d.refine_file,
         refine_file_bytes=d.refine_file_bytes,
         storage_disk_bytes=d.storage_disk_bytes,
@@ -389,23 +416,21 @@ def apply_filter(params: pb.SearchParams, filter: FilterLike) -> None:
     - None: no filter.
     - ids (list, tuple, set, range, numpy array): only these rows may be
       returned; an empty list matches nothing.
-    - str: the text form of the filter grammar (`category = "Sapui5"`) and
-      Mapping: its structured form. Both wait for filtered search on the
-      server (issue 13); until then they raise Unimplemented. This is the one
-      place to pass them through once the proto has the field.
+    - str: the text form of the filter grammar over the collection's
+      declared fields (docs/filter.md), e.g. `category = "Sapui5" and
+      year >= 2020`.
+    - Mapping: a structured form, which the server does not take yet:
+      Unimplemented (pass the text form).
     """
     if filter is None:
         return
     if isinstance(filter, str):
-        raise errors.Unimplemented(
-            f"filter {filter!r}: the server has no payload filters yet, so "
-            "text filters cannot be passed through; filter by ids instead "
-            "(filter=[id, ...])"
-        )
+        params.filter_expr = filter
+        return
     if isinstance(filter, Mapping):
         raise errors.Unimplemented(
-            "structured filters need filtered search on the server, which it "
-            "does not have yet; filter by ids instead (filter=[id, ...])"
+            "structured filters are not supported yet; pass the text form, "
+            "e.g. filter='lang = \"en\" and year >= 2020'"
         )
     ids = check_ids(filter, "filter")
     params.filter.SetInParent()

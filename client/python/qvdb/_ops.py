@@ -36,12 +36,6 @@ def create_collection_request(
     spec: str,
     fields: Optional[Mapping[str, Any]],
 ) -> pb.CreateCollectionRequest:
-    if fields:
-        raise errors.Unimplemented(
-            f"fields {sorted(fields)}: typed payload fields come with filtered "
-            "search (issue 13), which the server does not have yet; store them "
-            "in the payload for now"
-        )
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim <= 0:
         raise errors.InvalidArgument(f"dim must be a positive int, got {dim!r}")
     return pb.CreateCollectionRequest(
@@ -49,6 +43,7 @@ def create_collection_request(
         dimension=int(dim),
         metric=_convert.metric_to_proto(metric),
         index_spec=spec or "",
+        fields=_convert.fields_to_proto(fields),
     )
 
 
@@ -157,8 +152,11 @@ def ids_for_count(filter: FilterLike) -> Optional[List[Id]]:
     """None: count every row; else the ids whose presence is counted."""
     if filter is None:
         return None
-    params = pb.SearchParams()
-    _convert.apply_filter(params, filter)  # raises for text/structured forms
+    if isinstance(filter, (str, Mapping)):
+        raise errors.Unimplemented(
+            "count() takes an id list; counting the rows that pass a filter "
+            "expression needs a Count call the server does not have yet"
+        )
     return _convert.check_ids(filter, "filter")
 
 

@@ -155,8 +155,10 @@ class Client:
           metric: "l2", "ip" (inner product) or "cosine" (or qvdb.Metric).
           spec: the index spec (docs/spec.md), e.g.
             "IVF16,PQ96x4fs,Refine(Flat)"; "" means "Flat" (exact search).
-          fields: typed payload fields for filtered search. The server has
-            none yet (issue 13): anything but None/{} raises Unimplemented.
+          fields: typed payload fields that filters can use (docs/filter.md):
+            name -> type ("keyword", "int64", "double", "bool", "timestamp",
+            "keyword_list"), or name -> {"type": ..., "indexed": False}.
+            Payloads are then JSON objects holding these members.
           exist_ok: when the collection exists with the same dimension and
             metric, return it instead of raising AlreadyExists.
 
@@ -582,11 +584,10 @@ class Collection:
           nprobe: IVF lists scanned (None: the server's default, 8).
           refine_factor: with a Refine spec, k * refine_factor candidates
             are re-scored (None: the server's default, 4).
-          filter: only these rows may be returned. Today: a list (or array)
-            of ids; an empty list matches nothing. A str (the filter
-            grammar's text form) or a dict (its structured form) will pass
-            through once the server has filtered search; until then they
-            raise Unimplemented.
+          filter: only rows that pass may be returned: a str in the filter
+            grammar over the collection's declared fields (docs/filter.md),
+            e.g. 'lang = "en" and year >= 2020'; or a list (or array) of
+            ids, where an empty list matches nothing.
           with_payload: return each hit's payload.
           with_vector: return each hit's stored vector.
 
@@ -594,7 +595,8 @@ class Collection:
         and `payloads`/`vectors` when asked; iterate it for Hits.
 
         Raises InvalidArgument (wrong dimension, NaN, k out of range),
-        NotFound (unknown collection), Unimplemented (text filter).
+        NotFound (unknown collection), InvalidArgument (a filter that does
+        not parse, or names an undeclared field).
         """
         plan = _ops.SearchPlan(
             self.name,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Union
 
 import numpy as np
 
@@ -96,6 +96,7 @@ class CollectionDescription:
       last_train_seconds, last_train_error: the last training ("" if it
         succeeded).
       load_seconds: time to load it at server start (0 if created since).
+      fields: the declared payload fields, name -> type.
       refine_file: Refine(Flat) re-ranks from the refine file (page cache)
         rather than RocksDB.
       refine_file_bytes, storage_disk_bytes, disk_bytes_per_vector: bytes on
@@ -125,6 +126,7 @@ class CollectionDescription:
     last_train_seconds: float
     last_train_error: str
     load_seconds: float
+    fields: Dict[str, str] = field(default_factory=dict)
     refine_file: bool = False
     refine_file_bytes: int = 0
     storage_disk_bytes: int = 0

@@ -82,8 +82,10 @@ def test_bad_spec_metric_and_name(client: qvdb.Client, name: str):
         client.create_collection(name, 0, "l2")
     with pytest.raises(qvdb.InvalidArgument):
         client.create_collection("", 8, "l2")
-    with pytest.raises(qvdb.Unimplemented, match="issue 13"):
-        client.create_collection(name, 8, "l2", fields={"lang": "keyword"})
+    with pytest.raises(qvdb.InvalidArgument, match="unknown field type"):
+        client.create_collection(name, 8, "l2", fields={"lang": "text"})
+    with pytest.raises(qvdb.InvalidArgument, match="field name"):
+        client.create_collection(name, 8, "l2", fields={"9lang": "keyword"})
     with pytest.raises(qvdb.NotFound):
         client.collection(name)  # none of these created it
 

@@ -49,7 +49,9 @@ def cli_search(cli: Path, address: str, collection: str, queries: Path, nq: int,
 def sap_collections(client: qvdb.Client, sap: Dataset):
     """ "sap_ingest" loaded with ingest(), "sap_upsert" with upsert(); both
     trained."""
-    ingested = client.create_collection("sap_ingest", sap.base.shape[1], "cosine", SPEC)
+    ingested = client.create_collection(
+        "sap_ingest", sap.base.shape[1], "cosine", SPEC, fields={"category": "keyword"}
+    )
     records = (
         {"id": i, "vector": v, "payload": {"text": t, "category": c}}
         for i, v, t, c in zip(sap.ids, sap.base, sap.texts, sap.categories)
@@ -120,7 +122,7 @@ def test_batch_search_agrees_with_single(sap_collections, sap: Dataset):
 def test_payloads_and_filters(
     sap_collections, sap: Dataset, server: ServerProcess, cli_binary: Path, tmp_path: Path
 ):
-    ingested, _ = sap_collections
+    ingested, upserted = sap_collections
     hits = ingested.search(sap.queries[0], 5, with_payload=True)
     row_of = {id_: i for i, id_ in enumerate(sap.ids)}
     for hit in hits:
@@ -147,13 +149,26 @@ def test_payloads_and_filters(
         "--no-payload",
         "--id-type",
         "str",
-        "--filter",
+        "--filter-ids",
         ",".join(allowed),
     )
     assert run.returncode == 0, run.stderr
     cli_ids = [h["id"] for h in json.loads(run.stdout)["results"][0]["hits"]]
     assert filtered.ids.tolist() == cli_ids
-    # An empty filter matches nothing; a text filter is not there yet.
+    # An empty filter matches nothing.
     assert len(ingested.search(sap.queries[0], K, filter=[])) == 0
-    with pytest.raises(qvdb.Unimplemented, match="filter by ids"):
-        ingested.search(sap.queries[0], K, filter=f'category = "{category}"')
+    # The filter expression on the declared field selects the same rows.
+    assert ingested.describe().fields == {"category": "keyword"}
+    by_text = ingested.search(sap.queries[0], K, filter=f'category = "{category}"')
+    assert by_text.ids.tolist() == filtered.ids.tolist()
+    batch = ingested.search(sap.queries[:4], K, filter=f'category != "{category}"', with_payload=True)
+    for result in batch:
+        assert len(result) == K
+        assert all(p["category"] != category for p in result.payloads)
+    # Bad filters say what to fix; a collection without fields cannot filter.
+    with pytest.raises(qvdb.InvalidArgument, match="lang"):
+        ingested.search(sap.queries[0], K, filter='lang = "en"')
+    with pytest.raises(qvdb.InvalidArgument, match="filter"):
+        ingested.search(sap.queries[0], K, filter="category = ")
+    with pytest.raises(qvdb.InvalidArgument, match="declares no fields"):
+        upserted.search(sap.queries[0], K, filter=f'category = "{category}"')

@@ -122,8 +122,8 @@ def test_metrics_and_filters():
     with pytest.raises(qvdb.InvalidArgument):
         _convert.parse_metric("hamming")
     params = pb.SearchParams()
-    with pytest.raises(qvdb.Unimplemented, match="text filters"):
-        _convert.apply_filter(params, 'lang = "en"')
+    _convert.apply_filter(params, 'lang = "en"')
+    assert params.filter_expr == 'lang = "en"' and not params.HasField("filter")
     with pytest.raises(NotImplementedError):
         _convert.apply_filter(params, {"lang": "en"})
     _convert.apply_filter(params, np.array([3, 4], dtype=np.uint64))

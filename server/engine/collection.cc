@@ -392,6 +392,11 @@ absl::StatusOr<CollectionStats> Collection::Stats() const {
   s.live_rows = counts.live_rows;
   s.auto_train_threshold = auto_train_threshold_;
   s.load_seconds = load_seconds_;
+  size_t field_index_bytes = 0;
+  {
+    absl::ReaderMutexLock fields(&field_mu_);
+    if (field_index_) field_index_bytes = field_index_->memory_bytes();
+  }
   absl::ReaderMutexLock lock(&mu_);
   s.indexed_vectors = index_->size();
   s.trained = model_version_ != 0;
@@ -414,7 +419,8 @@ absl::StatusOr<CollectionStats> Collection::Stats() const {
           : double(s.storage_disk_bytes + s.refine_file_bytes) / s.live_rows;
   s.code_size = index_->code_size();
   s.refine_code_size = index_->refine_code_size();
-  s.memory_bytes = index_->memory_bytes();
+  // The field index is RAM the collection holds too (columns, bitmaps).
+  s.memory_bytes = index_->memory_bytes() + field_index_bytes;
   s.ram_bytes_per_vector =
       s.indexed_vectors == 0 ? 0.0 : double(s.memory_bytes) / s.indexed_vectors;
   s.last_train_seconds = last_train_seconds_;

@@ -15,6 +15,7 @@
 namespace qvdb {
 namespace {
 
+using engine_testing::ExpectSameResults;
 using engine_testing::HitIds;
 using engine_testing::SeededRows;
 using engine_testing::SeededVector;
@@ -47,19 +48,6 @@ std::vector<float> SelfQueries(size_t n, size_t step = 7) {
     q.insert(q.end(), v.begin(), v.end());
   }
   return q;
-}
-
-void ExpectSameResults(const std::vector<std::vector<Hit>>& a,
-                       const std::vector<std::vector<Hit>>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t q = 0; q < a.size(); ++q) {
-    ASSERT_EQ(a[q].size(), b[q].size()) << "query " << q;
-    for (size_t j = 0; j < a[q].size(); ++j) {
-      EXPECT_EQ(a[q][j].id, b[q][j].id) << "query " << q << " hit " << j;
-      EXPECT_EQ(a[q][j].score, b[q][j].score) << "query " << q << " hit " << j;
-      EXPECT_EQ(a[q][j].payload, b[q][j].payload);
-    }
-  }
 }
 
 TEST(EngineTest, InsertSearchGetAndReopenUntrained) {

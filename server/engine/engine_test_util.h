@@ -4,6 +4,7 @@
 #pragma once
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <cstdint>
 #include <random>
@@ -53,6 +54,20 @@ inline std::vector<UpsertRow> SeededRows(uint64_t first, size_t n, int dim,
 inline uint64_t U64(const UserId& id) {
   return std::holds_alternative<uint64_t>(id) ? std::get<uint64_t>(id)
                                               : ~uint64_t{0};
+}
+
+// Two searches' answers are identical: ids, scores and payloads, in order.
+inline void ExpectSameResults(const std::vector<std::vector<Hit>>& a,
+                              const std::vector<std::vector<Hit>>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t q = 0; q < a.size(); ++q) {
+    ASSERT_EQ(a[q].size(), b[q].size()) << "query " << q;
+    for (size_t j = 0; j < a[q].size(); ++j) {
+      EXPECT_EQ(a[q][j].id, b[q][j].id) << "query " << q << " hit " << j;
+      EXPECT_EQ(a[q][j].score, b[q][j].score) << "query " << q << " hit " << j;
+      EXPECT_EQ(a[q][j].payload, b[q][j].payload);
+    }
+  }
 }
 
 // The ids of hits, as u64 (string ids become ~0).

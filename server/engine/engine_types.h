@@ -130,7 +130,8 @@ struct CollectionStats {
   double disk_bytes_per_vector = 0;
   size_t code_size = 0;           // bytes per vector of the codes in RAM
   size_t refine_code_size = 0;    // bytes per vector of the refine codes
-  size_t memory_bytes = 0;        // RAM of the index (lists, ids, models)
+  size_t memory_bytes = 0;  // RAM of the index (lists, ids, models) and
+                            // of the field index (columns, bitmaps)
   double ram_bytes_per_vector = 0;  // memory_bytes / indexed_vectors
   double load_seconds = 0;        // time to load at Open (0 if created)
   double last_train_seconds = 0;  // duration of the last training, if any

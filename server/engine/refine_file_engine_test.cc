@@ -14,6 +14,7 @@ namespace qvdb {
 namespace {
 
 namespace fs = std::filesystem;
+using engine_testing::ExpectSameResults;
 using engine_testing::SeededRows;
 using engine_testing::SeededVector;
 using engine_testing::TempDir;
@@ -70,18 +71,6 @@ std::vector<std::vector<Hit>> SearchOrDie(const Engine& e,
   return r.ok() ? *r : std::vector<std::vector<Hit>>{};
 }
 
-void ExpectSameHits(const std::vector<std::vector<Hit>>& a,
-                    const std::vector<std::vector<Hit>>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t q = 0; q < a.size(); ++q) {
-    ASSERT_EQ(a[q].size(), b[q].size()) << "query " << q;
-    for (size_t j = 0; j < a[q].size(); ++j) {
-      EXPECT_EQ(a[q][j].id, b[q][j].id) << "query " << q << " hit " << j;
-      EXPECT_EQ(a[q][j].score, b[q][j].score) << "query " << q << " hit " << j;
-    }
-  }
-}
-
 // The one refine file of the data directory.
 std::string RefineFileOf(const std::string& dir) {
   std::string found;
@@ -113,7 +102,7 @@ TEST(RefineFileEngineTest, ReRanksFromTheFileWithTheAnswersOfRocksDb) {
     auto with_file = Populated(tmp.Sub("file"), true, metric);
     auto without = Populated(tmp.Sub("rocksdb"), false, metric);
     ASSERT_TRUE(with_file && without);
-    ExpectSameHits(SearchOrDie(*with_file, Queries()),
+    ExpectSameResults(SearchOrDie(*with_file, Queries()),
                    SearchOrDie(*without, Queries()));
 
     const CollectionStats s = StatsOrDie(*with_file);
@@ -173,7 +162,7 @@ TEST(RefineFileEngineTest, ACleanRestartTrustsTheFile) {
   ASSERT_TRUE(e);
   const CollectionStats s = StatsOrDie(*e);
   EXPECT_EQ(s.refine_file_rebuild_reason, "");
-  ExpectSameHits(SearchOrDie(*e, Queries()), before);
+  ExpectSameResults(SearchOrDie(*e, Queries()), before);
   EXPECT_EQ(StatsOrDie(*e).refine_fetched_from_storage, 0u);
 }
 
@@ -246,7 +235,7 @@ TEST(RefineFileEngineTest, AMissingDamagedUncleanOrStaleFileNeverAnswersWrong) {
           << s.refine_file_rebuild_reason;
     }
     const auto got = SearchOrDie(*e, Queries());
-    ExpectSameHits(got, truth);
+    ExpectSameResults(got, truth);
     ASSERT_FALSE(got.empty());
     for (const Hit& h : got[0]) {
       if (U64(h.id) == 0) {

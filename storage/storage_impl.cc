@@ -172,23 +172,51 @@ absl::Status StorageImpl::DropCollection(std::string_view name) {
 
 // --- reads ---
 
+void StorageImpl::MultiGet(const rocksdb::ReadOptions& ro, Cf cf,
+                           const std::vector<std::string>& keys,
+                           std::vector<rocksdb::PinnableSlice>* values,
+                           std::vector<rocksdb::Status>* statuses) const {
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  values->clear();
+  values->resize(keys.size());
+  statuses->assign(keys.size(), rocksdb::Status());
+  db_.db->MultiGet(ro, db_.cf(cf), keys.size(), slices.data(), values->data(),
+                   statuses->data());
+}
+
 absl::Status StorageImpl::ReadRowData(const rocksdb::ReadOptions& ro,
                                       const CollectionRecord& rec,
-                                      RowFields fields, Row* row) const {
-  const std::string key = RowDataKey(rec.id, row->internal_id);
+                                      RowFields fields,
+                                      std::vector<std::optional<Row>>* rows)
+    const {
+  // One MultiGet per column family over the same keys (cid | iid).
+  std::vector<std::string> keys(rows->size());
+  for (size_t i = 0; i < rows->size(); ++i) {
+    if ((*rows)[i]) keys[i] = RowDataKey(rec.id, (*rows)[i]->internal_id);
+  }
+  std::vector<rocksdb::PinnableSlice> values;
+  std::vector<rocksdb::Status> statuses;
   if (fields.payload) {
-    ASSIGN_OR_RETURN(auto payload, GetValue(ro, kPayloads, key));
-    if (payload) row->payload = std::move(*payload);
+    MultiGet(ro, kPayloads, keys, &values, &statuses);
+    for (size_t i = 0; i < rows->size(); ++i) {
+      if (!(*rows)[i] || statuses[i].IsNotFound()) continue;
+      RETURN_IF_ERROR(FromRocksStatus(statuses[i], "reading"));
+      (*rows)[i]->payload = values[i].ToString();
+    }
   }
   if (fields.vector) {
-    ASSIGN_OR_RETURN(auto vector, GetValue(ro, kVectors, key));
-    if (!vector) {
-      return absl::DataLossError(fmt::format(
-          "collection \"{}\": row {} has no vector; the data directory is "
-          "damaged, restore it from a snapshot",
-          rec.name, row->internal_id));
+    MultiGet(ro, kVectors, keys, &values, &statuses);
+    for (size_t i = 0; i < rows->size(); ++i) {
+      if (!(*rows)[i]) continue;
+      if (statuses[i].IsNotFound()) {
+        return absl::DataLossError(fmt::format(
+            "collection \"{}\": row {} has no vector; the data directory is "
+            "damaged, restore it from a snapshot",
+            rec.name, (*rows)[i]->internal_id));
+      }
+      RETURN_IF_ERROR(FromRocksStatus(statuses[i], "reading"));
+      (*rows)[i]->vector = values[i].ToString();
     }
-    row->vector = std::move(*vector);
   }
   return absl::OkStatus();
 }
@@ -222,11 +250,11 @@ absl::StatusOr<Row> StorageImpl::Get(std::string_view collection,
         fmt::format("collection \"{}\" has no row with id {}", collection,
                     UserIdDebugString(id)));
   }
-  Row row;
-  row.id = id;
-  ASSIGN_OR_RETURN(row.internal_id, DecodeU64(*iid, "internal id"));
-  RETURN_IF_ERROR(ReadRowData(ro, rec, fields, &row));
-  return row;
+  std::vector<std::optional<Row>> rows(1, Row{});
+  rows[0]->id = id;
+  ASSIGN_OR_RETURN(rows[0]->internal_id, DecodeU64(*iid, "internal id"));
+  RETURN_IF_ERROR(ReadRowData(ro, rec, fields, &rows));
+  return *std::move(rows[0]);
 }
 
 absl::StatusOr<Row> StorageImpl::GetByInternalId(
@@ -255,22 +283,11 @@ StorageImpl::GetManyByInternalId(std::string_view collection,
   RETURN_IF_ERROR(CheckCollectionId(rec, collection_id));
   const size_t n = internal_ids.size();
   std::vector<std::optional<Row>> rows(n);
-  // One MultiGet per column family over the same keys (cid | iid).
-  auto multi_get = [&](Cf cf, const std::vector<std::string>& keys,
-                       std::vector<rocksdb::PinnableSlice>* values,
-                       std::vector<rocksdb::Status>* statuses) {
-    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-    values->clear();
-    values->resize(keys.size());
-    statuses->assign(keys.size(), rocksdb::Status());
-    db_.db->MultiGet(ro, db_.cf(cf), keys.size(), slices.data(),
-                     values->data(), statuses->data());
-  };
   std::vector<std::string> keys(n);
   for (size_t i = 0; i < n; ++i) keys[i] = RowKey(rec.id, internal_ids[i]);
   std::vector<rocksdb::PinnableSlice> values;
   std::vector<rocksdb::Status> statuses;
-  multi_get(kIds, keys, &values, &statuses);
+  MultiGet(ro, kIds, keys, &values, &statuses);
   for (size_t i = 0; i < n; ++i) {
     if (statuses[i].IsNotFound()) continue;
     RETURN_IF_ERROR(FromRocksStatus(statuses[i], "reading"));
@@ -279,29 +296,7 @@ StorageImpl::GetManyByInternalId(std::string_view collection,
     row.internal_id = internal_ids[i];
     rows[i] = std::move(row);
   }
-  for (size_t i = 0; i < n; ++i) keys[i] = RowDataKey(rec.id, internal_ids[i]);
-  if (fields.payload) {
-    multi_get(kPayloads, keys, &values, &statuses);
-    for (size_t i = 0; i < n; ++i) {
-      if (!rows[i] || statuses[i].IsNotFound()) continue;
-      RETURN_IF_ERROR(FromRocksStatus(statuses[i], "reading"));
-      rows[i]->payload = values[i].ToString();
-    }
-  }
-  if (fields.vector) {
-    multi_get(kVectors, keys, &values, &statuses);
-    for (size_t i = 0; i < n; ++i) {
-      if (!rows[i]) continue;
-      if (statuses[i].IsNotFound()) {
-        return absl::DataLossError(fmt::format(
-            "collection \"{}\": row {} has no vector; the data directory is "
-            "damaged, restore it from a snapshot",
-            rec.name, internal_ids[i]));
-      }
-      RETURN_IF_ERROR(FromRocksStatus(statuses[i], "reading"));
-      rows[i]->vector = values[i].ToString();
-    }
-  }
+  RETURN_IF_ERROR(ReadRowData(ro, rec, fields, &rows));
   return rows;
 }
 

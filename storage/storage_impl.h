@@ -100,9 +100,16 @@ class StorageImpl final : public Storage {
       std::string_view name, const rocksdb::ReadOptions& ro) const;
   absl::StatusOr<std::optional<std::string>> GetValue(
       const rocksdb::ReadOptions& ro, Cf cf, const std::string& key) const;
+  // One RocksDB MultiGet of `keys` in family `cf`.
+  void MultiGet(const rocksdb::ReadOptions& ro, Cf cf,
+                const std::vector<std::string>& keys,
+                std::vector<rocksdb::PinnableSlice>* values,
+                std::vector<rocksdb::Status>* statuses) const;
+  // Fills the payload and vector `fields` of each present row (its
+  // internal_id set) with batched reads; DataLoss for a row without vector.
   absl::Status ReadRowData(const rocksdb::ReadOptions& ro,
                            const CollectionRecord& rec, RowFields fields,
-                           Row* row) const;
+                           std::vector<std::optional<Row>>* rows) const;
   // fn(internal id, value) over a collection's keys in a row-data family.
   absl::Status ScanRowData(
       Cf cf, std::string_view collection,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "base/status_macros.h"
 #include "index/codecs/flat_codec.h"
@@ -110,23 +111,17 @@ absl::StatusOr<SearchResults> Collection::SearchAllowedExactly(
   ids.reserve(allowed.cardinality());
   for (uint32_t id : allowed) ids.push_back(int64_t(id));
   std::vector<float> x(ids.size() * dim);
-  std::vector<bool> found(ids.size(), false);
-  if (refine_source_) {
-    refine_source_->Fetch(ids.data(), ids.size(),
-                          reinterpret_cast<uint8_t*>(x.data()), &found);
-  } else {
-    std::vector<uint64_t> iids(ids.begin(), ids.end());
-    ASSIGN_OR_RETURN(std::vector<std::optional<Row>> rows,
-                     storage_->GetManyByInternalId(
-                         record_.name, iids, RowFields{false, true}, record_.id));
-    for (size_t i = 0; i < rows.size(); ++i) {
-      if (!rows[i] || rows[i]->vector.size() != dim * sizeof(float)) continue;
-      std::memcpy(&x[i * dim], rows[i]->vector.data(), dim * sizeof(float));
-      // As the refine file holds them: unit length for cosine.
-      if (record_.metric == Metric::kCosine) NormalizeRows(&x[i * dim], 1, dim);
-      found[i] = true;
-    }
+  std::vector<bool> found;
+  // The refine file when the spec has one; else a source without a file,
+  // which reads the vectors from RocksDB (unit length for cosine either way).
+  std::optional<StorageRefineSource> from_rocksdb;
+  const StorageRefineSource* source = refine_source_.get();
+  if (source == nullptr) {
+    source = &from_rocksdb.emplace(storage_, record_.name, record_.id,
+                                   int(dim), record_.metric);
   }
+  source->Fetch(ids.data(), ids.size(), reinterpret_cast<uint8_t*>(x.data()),
+                &found);
   // Rows deleted since the filter was evaluated drop out here.
   size_t n = 0;
   for (size_t i = 0; i < ids.size(); ++i) {

@@ -34,11 +34,17 @@ absl::Status StorageRefineSource::AttachFile(const std::string& path) {
   return absl::OkStatus();
 }
 
+void StorageRefineSource::ToRecord(const void* vector, uint8_t* record) const {
+  std::memcpy(record, vector, size_t(dim_) * sizeof(float));
+  if (metric_ == Metric::kCosine) {
+    NormalizeRows(reinterpret_cast<float*>(record), 1, dim_);
+  }
+}
+
 absl::Status StorageRefineSource::Rebuild() {
   const auto t0 = std::chrono::steady_clock::now();
-  const std::string reason = file_->rebuild_reason();
   const size_t bytes = size_t(dim_) * sizeof(float);
-  std::vector<float> v(dim_);
+  std::vector<uint8_t> record(bytes);
   uint64_t rows = 0;
   ASSIGN_OR_RETURN(CollectionCounts counts, storage_->Counts(collection_));
   RETURN_IF_ERROR(file_->Reserve(counts.next_internal_id));
@@ -50,16 +56,15 @@ absl::Status StorageRefineSource::Rebuild() {
               "{}; restore the data directory from a snapshot",
               collection_, iid, vec.size(), bytes));
         }
-        std::memcpy(v.data(), vec.data(), bytes);
-        if (metric_ == Metric::kCosine) NormalizeRows(v.data(), 1, dim_);
+        ToRecord(vec.data(), record.data());
         ++rows;
-        return file_->Put(int64_t(iid), reinterpret_cast<uint8_t*>(v.data()));
+        return file_->Put(int64_t(iid), record.data());
       }));
   RETURN_IF_ERROR(file_->MarkRebuilt());
   spdlog::info(
       "collection \"{}\": refine file rebuilt from storage ({}): {} records "
       "in {:.3f} s",
-      LogEscaped(collection_), reason, rows,
+      LogEscaped(collection_), rebuild_reason_, rows,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count());
   return absl::OkStatus();
@@ -68,12 +73,10 @@ absl::Status StorageRefineSource::Rebuild() {
 void StorageRefineSource::Put(const int64_t* ids, const float* vectors,
                               size_t n) {
   if (!file_) return;
-  std::vector<float> v(dim_);
+  std::vector<uint8_t> record(size_t(dim_) * sizeof(float));
   for (size_t i = 0; i < n; ++i) {
-    std::memcpy(v.data(), vectors + i * dim_, size_t(dim_) * sizeof(float));
-    if (metric_ == Metric::kCosine) NormalizeRows(v.data(), 1, dim_);
-    if (auto st = file_->Put(ids[i], reinterpret_cast<uint8_t*>(v.data()));
-        !st.ok()) {
+    ToRecord(vectors + i * dim_, record.data());
+    if (auto st = file_->Put(ids[i], record.data()); !st.ok()) {
       // Storage has the row: an absent record is read from RocksDB, a
       // stale one would be wrong.
       (void)file_->Erase(ids[i]);
@@ -120,11 +123,7 @@ void StorageRefineSource::Fetch(const int64_t* ids, size_t n, uint8_t* out,
   for (size_t m = 0; m < missing.size(); ++m) {
     const std::optional<Row>& row = (*rows)[m];
     if (!row || row->vector.size() != bytes) continue;
-    uint8_t* dst = out + at[m] * bytes;
-    std::memcpy(dst, row->vector.data(), bytes);
-    if (metric_ == Metric::kCosine) {
-      NormalizeRows(reinterpret_cast<float*>(dst), 1, dim_);
-    }
+    ToRecord(row->vector.data(), out + at[m] * bytes);
     (*found)[at[m]] = true;
   }
 }

@@ -73,6 +73,8 @@ class StorageRefineSource final : public RefineCodeSource {
 
  private:
   absl::Status Rebuild();
+  // A stored float32 vector as its record: copied, unit length for cosine.
+  void ToRecord(const void* vector, uint8_t* record) const;
   std::string rebuild_reason_;  // why AttachFile rebuilt the file, if it did
 
   const Storage* const storage_;

@@ -97,6 +97,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   w->add_option("--refine", so.knobs.refine_factors, "Refine factors")
       ->delimiter(',')->capture_default_str();
+  w->add_option("--ram-refine", so.knobs.ram_refine_factors,
+                "RAM-tier refine factors (specs with two Refine stages)")
+      ->delimiter(',')->capture_default_str();
   w->add_option("--ef", so.knobs.efs, "HNSW efSearch values")
       ->delimiter(',')->capture_default_str();
   w->add_option("--threads", so.threads)->delimiter(',')

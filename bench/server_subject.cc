@@ -84,17 +84,7 @@ class ServerSubject final : public SweepSubject {
   }
 
   std::vector<Knobs> KnobGrid(const KnobLists& lists) const override {
-    std::vector<Knobs> grid;
-    const std::vector<int> none = {0};
-    const auto& nprobes =
-        spec_.ivf_nlist > 0 && !lists.nprobes.empty() ? lists.nprobes : none;
-    const auto& rfs = spec_.refine && !lists.refine_factors.empty()
-                          ? lists.refine_factors
-                          : none;
-    for (int nprobe : nprobes) {
-      for (int rf : rfs) grid.push_back({nprobe, rf, 0});
-    }
-    return grid;
+    return QvdbKnobGrid(spec_, lists);
   }
 
   absl::Status Search(const float* queries, size_t nq, int k,
@@ -104,6 +94,7 @@ class ServerSubject final : public SweepSubject {
     params.set_k(k);
     params.set_nprobe(knobs.nprobe);
     params.set_refine_factor(knobs.refine_factor);
+    params.set_ram_refine_factor(knobs.ram_refine_factor);
     auto fill = [&](const auto& hits, int64_t* out) {
       for (int j = 0; j < k; ++j) {
         out[j] = j < int(hits.size()) ? int64_t(hits[j].id().u64()) : -1;

@@ -54,6 +54,7 @@ Json PointJson(const SweepResult& r, const SweepPoint& p) {
   j["nprobe"] = KnobOrNull(p.knobs.nprobe);
   j["refine_factor"] = KnobOrNull(p.knobs.refine_factor);
   j["ef"] = KnobOrNull(p.knobs.ef);
+  j["ram_refine_factor"] = KnobOrNull(p.knobs.ram_refine_factor);
   j["threads"] = p.threads;
   j["batch"] = p.batch;
   j["recall_at_1"] = p.recall_at_1;
@@ -163,8 +164,9 @@ void PrintSweepTable(const SweepResult& r) {
   PrintTable(systems);
   std::cout << "\n";
   const bool r100 = r.k >= 100;
-  std::vector<std::string> header = {"system", "index", "nprobe", "rf",  "ef",
-                                     "thr",    "batch", "R@1",    "R@10"};
+  std::vector<std::string> header = {"system", "index", "nprobe", "rf",
+                                     "ram rf", "ef",    "thr",    "batch",
+                                     "R@1",    "R@10"};
   if (r100) header.push_back("R@100");
   for (const char* h : {"QPS", "p50 us", "p95 us", "p99 us"}) {
     header.push_back(h);
@@ -176,6 +178,7 @@ void PrintSweepTable(const SweepResult& r) {
                                     s.label,
                                     Knob(p.knobs.nprobe),
                                     Knob(p.knobs.refine_factor),
+                                    Knob(p.knobs.ram_refine_factor),
                                     Knob(p.knobs.ef),
                                     std::to_string(p.threads),
                                     std::to_string(p.batch),

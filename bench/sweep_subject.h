@@ -28,6 +28,7 @@ struct Knobs {
   int nprobe = 0;
   int refine_factor = 0;
   int ef = 0;
+  int ram_refine_factor = 0;  // specs with two Refine stages
 };
 
 // The knob values a sweep asks for; each subject takes those it has.
@@ -35,7 +36,13 @@ struct KnobLists {
   std::vector<int> nprobes;
   std::vector<int> refine_factors;
   std::vector<int> efs;
+  std::vector<int> ram_refine_factors;
 };
+
+// The knob settings of a qvdb spec (in process or through the server):
+// nprobe with IVF, refine factors with Refine, and RAM-tier factors (at
+// least the refine factor) with two Refine stages.
+std::vector<Knobs> QvdbKnobGrid(const IndexSpec& spec, const KnobLists& lists);
 
 struct BuildFigures {
   double train_seconds = 0;

@@ -25,6 +25,25 @@ std::vector<int> OrZero(const std::vector<int>& values, bool has) {
   return has && !values.empty() ? values : std::vector<int>{0};
 }
 
+}  // namespace
+
+std::vector<Knobs> QvdbKnobGrid(const IndexSpec& spec, const KnobLists& lists) {
+  std::vector<Knobs> grid;
+  for (int nprobe : OrZero(lists.nprobes, spec.ivf_nlist > 0)) {
+    for (int rf : OrZero(lists.refine_factors, spec.refine.has_value())) {
+      for (int rrf : OrZero(lists.ram_refine_factors,
+                            spec.ram_refine.has_value())) {
+        // A RAM tier passing on as many candidates as it got is a no-op.
+        if (rrf > 0 && rrf < rf) continue;
+        grid.push_back({nprobe, rf, 0, rrf});
+      }
+    }
+  }
+  return grid;
+}
+
+namespace {
+
 class QvdbSubject final : public SweepSubject {
  public:
   explicit QvdbSubject(std::unique_ptr<VectorIndex> index)
@@ -69,14 +88,7 @@ class QvdbSubject final : public SweepSubject {
   }
 
   std::vector<Knobs> KnobGrid(const KnobLists& lists) const override {
-    std::vector<Knobs> grid;
-    const IndexSpec& spec = index_->spec();
-    for (int nprobe : OrZero(lists.nprobes, spec.ivf_nlist > 0)) {
-      for (int rf : OrZero(lists.refine_factors, spec.refine.has_value())) {
-        grid.push_back({nprobe, rf, 0});
-      }
-    }
-    return grid;
+    return QvdbKnobGrid(index_->spec(), lists);
   }
 
   absl::Status Search(const float* queries, size_t nq, int k,
@@ -86,6 +98,9 @@ class QvdbSubject final : public SweepSubject {
     params.k = k;
     if (knobs.nprobe > 0) params.nprobe = knobs.nprobe;
     if (knobs.refine_factor > 0) params.refine_factor = knobs.refine_factor;
+    if (knobs.ram_refine_factor > 0) {
+      params.ram_refine_factor = knobs.ram_refine_factor;
+    }
     params.num_threads = threads;
     ASSIGN_OR_RETURN(SearchResults r, index_->Search(queries, nq, params));
     std::copy(r.ids.begin(), r.ids.end(), ids);

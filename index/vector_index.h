@@ -33,9 +33,13 @@ struct SearchParams {
   int k = 10;
   // Lists scanned per query (IVF only). Default: 8; clamped to nlist.
   int nprobe = 8;
-  // With a Refine codec: k * refine_factor candidates are re-scored.
-  // Default: 4. 1 re-scores only the k found.
+  // With a Refine codec: k * refine_factor candidates are re-scored by the
+  // last stage. Default: 4. 1 re-scores only the k found.
   int refine_factor = 4;
+  // With two Refine stages: the RAM tier re-scores k * ram_refine_factor
+  // scan candidates and passes the best k * refine_factor on. Default: 16;
+  // below refine_factor it counts as refine_factor.
+  int ram_refine_factor = 16;
   // Only ids the filter contains are returned (nullptr: all). Not owned.
   const IdFilter* filter = nullptr;
   // Threads for a batch of queries (0: all cores). A single query uses one.
@@ -48,6 +52,7 @@ struct EncodedVectors {
   size_t n = 0;
   std::vector<int32_t> lists;         // list of each vector (0 without IVF)
   std::vector<uint8_t> codes;         // n * code_size()
+  std::vector<uint8_t> ram_refine_codes;  // n * ram_refine_code_size()
   std::vector<uint8_t> refine_codes;  // n * refine_code_size(), or empty
 };
 
@@ -75,8 +80,12 @@ class VectorIndex {
   virtual size_t size() const = 0;
   // Bytes per vector of the codes kept in RAM (not counting refine codes).
   virtual size_t code_size() const = 0;
+  // Bytes per vector of the RAM re-ranking tier (0 without one) and of the
+  // last Refine stage (0 without Refine).
+  virtual size_t ram_refine_code_size() const = 0;
   virtual size_t refine_code_size() const = 0;
-  // Bytes of RAM in use by lists, ids, models and refine codes held here.
+  // Bytes of RAM in use by lists, ids, models and refine codes held here
+  // (the RAM tier's always; the last stage's unless a source supplies them).
   virtual size_t memory_bytes() const = 0;
 
   // Trains every model (PCA, coarse centroids, codec, refine codec).
@@ -105,6 +114,11 @@ class VectorIndex {
   virtual std::string SerializeModel() const = 0;
   virtual absl::Status LoadModel(std::string_view bytes) = 0;
 };
+
+// Candidates per query the scan keeps for re-ranking: k * ram_refine_factor
+// (at least k * refine_factor) with a RAM tier, k * refine_factor with one
+// Refine stage, k without Refine.
+int ScanCandidates(const IndexSpec& spec, const SearchParams& params);
 
 // Builds an untrained index for vectors of `dim` dimensions.
 absl::StatusOr<std::unique_ptr<VectorIndex>> CreateVectorIndex(

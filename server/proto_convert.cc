@@ -93,6 +93,8 @@ void ToProto(const CollectionStats& s, v1::CollectionDescription* out) {
   out->set_refine_reads_from_file(s.refine_fetched_from_file);
   out->set_refine_reads_from_storage(s.refine_fetched_from_storage);
   out->set_refine_bytes_read(s.refine_bytes_read);
+  out->set_ram_refine_code_size(s.ram_refine_code_size);
+  out->set_refine_file_rebuilding(s.refine_file_rebuilding);
 }
 
 absl::StatusOr<std::vector<UpsertRow>> FromProto(
@@ -163,15 +165,20 @@ absl::StatusOr<SearchOptions> FromProto(const v1::SearchParams& params,
                                         size_t num_queries,
                                         const Limits& limits) {
   SearchOptions o;
-  if (params.k() < 0 || params.nprobe() < 0 || params.refine_factor() < 0) {
+  if (params.k() < 0 || params.nprobe() < 0 || params.refine_factor() < 0 ||
+      params.ram_refine_factor() < 0) {
     return absl::InvalidArgumentError(fmt::format(
-        "k ({}), nprobe ({}) and refine_factor ({}) must not be negative "
-        "(0 means the default)",
-        params.k(), params.nprobe(), params.refine_factor()));
+        "k ({}), nprobe ({}), refine_factor ({}) and ram_refine_factor ({}) "
+        "must not be negative (0 means the default)",
+        params.k(), params.nprobe(), params.refine_factor(),
+        params.ram_refine_factor()));
   }
   if (params.k() > 0) o.k = params.k();
   if (params.nprobe() > 0) o.nprobe = params.nprobe();
   if (params.refine_factor() > 0) o.refine_factor = params.refine_factor();
+  if (params.ram_refine_factor() > 0) {
+    o.ram_refine_factor = params.ram_refine_factor();
+  }
   if (o.k > limits.max_k) {
     return absl::InvalidArgumentError(
         fmt::format("k {} is over the limit of {}", o.k, limits.max_k));

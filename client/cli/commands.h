@@ -134,6 +134,7 @@ class SearchCommand final : public Command {
     int k = 10;
     int nprobe = 0;         // 0: the server's default
     int refine_factor = 0;  // 0: the server's default
+    int ram_refine_factor = 0;  // 0: the server's default
     std::string filter;                   // an expression (docs/filter.md)
     std::vector<std::string> filter_ids;  // only these ids
     std::string id_type = "auto";

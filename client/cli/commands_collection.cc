@@ -11,9 +11,12 @@ using nlohmann::json;
 namespace {
 
 std::string BytesPerVector(const v1::CollectionDescription& d) {
-  return d.refine_code_size() > 0
-             ? fmt::format("{}+{}", d.code_size(), d.refine_code_size())
-             : std::to_string(d.code_size());
+  std::string out = std::to_string(d.code_size());
+  if (d.ram_refine_code_size() > 0) {
+    out += fmt::format("+{}", d.ram_refine_code_size());
+  }
+  if (d.refine_code_size() > 0) out += fmt::format("+{}", d.refine_code_size());
+  return out;
 }
 
 }  // namespace
@@ -119,12 +122,19 @@ int CollectionDescribeCommand::Run(CommandContext& ctx) {
   table.AddRow({"model version", std::to_string(d->model_version())});
   table.AddRow({"auto-train at", std::to_string(d->auto_train_threshold())});
   table.AddRow({"code bytes/vector", std::to_string(d->code_size())});
+  if (d->ram_refine_code_size() > 0) {
+    table.AddRow({"RAM refine bytes/vector",
+                  fmt::format("{} (in RAM)", d->ram_refine_code_size())});
+  }
   table.AddRow({"refine bytes/vector",
                 d->refine_code_size() == 0
                     ? "-"
                     : fmt::format("{} ({})", d->refine_code_size(),
                                   !d->refine_on_disk() ? "in RAM"
                                   : d->refine_file()   ? "refine file on disk"
+                                  : d->refine_file_rebuilding()
+                                      ? "RocksDB on disk; refine file "
+                                        "rebuilding"
                                                        : "RocksDB on disk")});
   table.AddRow({"index memory", FormatBytes(d->memory_bytes())});
   table.AddRow(

@@ -43,6 +43,10 @@ void SearchCommand::AddOptions(CLI::App& app) {
                  "Refine specs: k * factor candidates re-scored (0: default, "
                  "4)")
       ->check(CLI::Range(0, 100));
+  app.add_option("--ram-refine-factor", args_.ram_refine_factor,
+                 "Two Refine stages: k * factor candidates re-scored by the "
+                 "RAM tier (0: default, 16)")
+      ->check(CLI::Range(0, 100));
   app.add_option("--filter", args_.filter,
                  "Only rows that pass this filter over the declared fields, "
                  "e.g. 'lang = \"en\" and year >= 2020' (docs/filter.md)");
@@ -104,6 +108,7 @@ int SearchCommand::Run(CommandContext& ctx) {
   params.set_k(args_.k);
   params.set_nprobe(args_.nprobe);
   params.set_refine_factor(args_.refine_factor);
+  params.set_ram_refine_factor(args_.ram_refine_factor);
   params.set_with_payload(!args_.no_payload);
   params.set_with_vector(args_.with_vector);
   params.set_filter_expr(args_.filter);

@@ -248,6 +248,7 @@ json DescriptionToJson(const v1::CollectionDescription& d) {
   j["auto_train_threshold"] = d.auto_train_threshold();
   j["code_size"] = d.code_size();
   j["refine_code_size"] = d.refine_code_size();
+  j["ram_refine_code_size"] = d.ram_refine_code_size();
   j["refine_on_disk"] = d.refine_on_disk();
   j["memory_bytes"] = d.memory_bytes();
   j["ram_bytes_per_vector"] = d.ram_bytes_per_vector();

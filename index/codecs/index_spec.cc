@@ -13,7 +13,7 @@ constexpr char kCodecForms[] =
     "Flat, FP16, SQ8, FP8E4M3, FP8E5M2, PQ<M>x<4|8>[fs], RQ<M>x<nbits>, "
     "RBQ<B>, RaBitQ<b>";
 constexpr char kSpecForm[] =
-    "[PCA<dims>[R],][IVF<nlist>,][codec][,Refine(codec)]";
+    "[PCA<dims>[R],][IVF<nlist>,][codec][,Refine(codec)][,Refine(codec)]";
 
 absl::Status BadToken(std::string_view token, std::string_view why) {
   return absl::InvalidArgumentError(fmt::format(
@@ -139,17 +139,23 @@ absl::StatusOr<IndexSpec> ParseIndexSpec(std::string_view text) {
     ASSIGN_OR_RETURN(spec.codec, ParseCodecSpec(tokens[i]));
     ++i;
   }
-  if (i < tokens.size()) {
+  // Up to two Refine stages: with two, the first is the RAM tier.
+  std::vector<CodecSpec> stages;
+  for (; i < tokens.size(); ++i) {
     std::string_view s = tokens[i];
+    if (stages.size() == 2) {
+      return BadToken(tokens[i],
+                      "at most two Refine stages: Refine(<RAM codec>),"
+                      "Refine(<final codec>)");
+    }
     if (!ConsumePrefix(&s, "Refine(") || !ConsumeSuffix(&s, ")")) {
       return BadToken(tokens[i], "expected a codec or Refine(<codec>) here");
     }
-    ASSIGN_OR_RETURN(spec.refine, ParseCodecSpec(s));
-    ++i;
+    ASSIGN_OR_RETURN(CodecSpec stage, ParseCodecSpec(s));
+    stages.push_back(stage);
   }
-  if (i < tokens.size()) {
-    return BadToken(tokens[i], "nothing may follow Refine(...)");
-  }
+  if (!stages.empty()) spec.refine = stages.back();
+  if (stages.size() == 2) spec.ram_refine = stages.front();
   return spec;
 }
 
@@ -182,6 +188,7 @@ std::string IndexSpec::ToString() const {
   if (pca_dim > 0) out += fmt::format("PCA{}{},", pca_dim, pca_rotation ? "R" : "");
   if (ivf_nlist > 0) out += fmt::format("IVF{},", ivf_nlist);
   out += codec.ToString();
+  if (ram_refine) out += fmt::format(",Refine({})", ram_refine->ToString());
   if (refine) out += fmt::format(",Refine({})", refine->ToString());
   return out;
 }

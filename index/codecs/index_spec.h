@@ -7,11 +7,15 @@
 //   codec   := "Flat" | "FP16" | "SQ8" | "FP8E4M3" | "FP8E5M2"
 //            | "PQ" <M> ["x" <4|8>] ["fs"] | "RQ" <M> ["x" <nbits>]
 //            | "RBQ" <B> | "RaBitQ" <b>
-//   refine  := "Refine(" codec ")"
+//   refine  := "Refine(" codec ")" ["," "Refine(" codec ")"]
 //
+// With two Refine stages the first is a RAM tier (`ram_refine`): it
+// re-scores k * ram_refine_factor scan candidates and passes the best
+// k * refine_factor to the last stage, which may live on disk.
 // A missing codec means Flat (so "PCA64" is PCA to 64 float32 dimensions).
 // Examples: "FP8E4M3", "PCA192,FP8E4M3", "PCA64,PQ16x8", "RBQ2", "RaBitQ1",
-// "IVF1024,PQ32x4fs,Refine(FP8E4M3)".
+// "IVF1024,PQ32x4fs,Refine(FP8E4M3)",
+// "IVF4096,PQ32x4fs,Refine(SQ8),Refine(Flat)".
 #pragma once
 
 #include <optional>
@@ -51,6 +55,10 @@ struct IndexSpec {
   bool pca_rotation = false;  // random orthogonal rotation after PCA
   int ivf_nlist = 0;          // 0: flat (no coarse partitioning)
   CodecSpec codec;
+  // Re-ranking stages in the original space, in order: an optional RAM
+  // tier, then the last stage (on disk when it is Flat and the server keeps
+  // refine vectors there). ram_refine is set only with refine.
+  std::optional<CodecSpec> ram_refine;
   std::optional<CodecSpec> refine;
 
   // Canonical form; ParseIndexSpec(ToString()) gives back the same spec.

@@ -9,7 +9,8 @@ TEST(IndexSpecTest, ParsesTheDocumentedExamples) {
   for (const char* text :
        {"FP8E4M3", "PCA192,FP8E4M3", "PCA64,PQ16x8", "RBQ2", "RQ8x8", "SQ8",
         "FP16", "Flat", "FP8E5M2", "IVF1024,PQ32x4fs,Refine(FP8E4M3)",
-        "PCA256R,IVF4096,PQ64x4fs,Refine(Flat)", "IVF64,RBQ4,Refine(SQ8)"}) {
+        "PCA256R,IVF4096,PQ64x4fs,Refine(Flat)", "IVF64,RBQ4,Refine(SQ8)",
+        "IVF4096,PQ32x4fs,Refine(SQ8),Refine(Flat)"}) {
     auto spec = ParseIndexSpec(text);
     ASSERT_TRUE(spec.ok()) << text << ": " << spec.status();
     EXPECT_EQ(spec->ToString(), text);
@@ -38,6 +39,26 @@ TEST(IndexSpecTest, FillsDefaults) {
   EXPECT_TRUE(full->codec.fast_scan);
   ASSERT_TRUE(full->refine.has_value());
   EXPECT_EQ(full->refine->kind, CodecKind::kFP8E4M3);
+}
+
+TEST(IndexSpecTest, TwoRefineStagesMakeARamTierThenTheLastStage) {
+  auto spec = ParseIndexSpec("IVF4096,PQ32x4fs,Refine(SQ8),Refine(Flat)");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_TRUE(spec->ram_refine.has_value());
+  EXPECT_EQ(spec->ram_refine->kind, CodecKind::kSQ8);
+  ASSERT_TRUE(spec->refine.has_value());
+  EXPECT_EQ(spec->refine->kind, CodecKind::kFlat);
+
+  auto one = ParseIndexSpec("IVF64,PQ8,Refine(SQ8)");
+  ASSERT_TRUE(one.ok());
+  EXPECT_FALSE(one->ram_refine.has_value());
+  EXPECT_EQ(one->refine->kind, CodecKind::kSQ8);
+
+  auto three = ParseIndexSpec("PQ8,Refine(SQ8),Refine(FP16),Refine(Flat)");
+  ASSERT_FALSE(three.ok());
+  EXPECT_NE(std::string(three.status().message()).find("\"Refine(Flat)\""),
+            std::string::npos)
+      << three.status();
 }
 
 TEST(IndexSpecTest, RejectsMalformedSpecsNamingTheToken) {

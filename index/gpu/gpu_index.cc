@@ -47,6 +47,9 @@ class GpuIndex final : public VectorIndex {
   size_t min_train_size() const override { return cpu_->min_train_size(); }
   size_t size() const override { return cpu_->size(); }
   size_t code_size() const override { return cpu_->code_size(); }
+  size_t ram_refine_code_size() const override {
+    return cpu_->ram_refine_code_size();
+  }
   size_t refine_code_size() const override {
     return cpu_->refine_code_size();
   }
@@ -142,7 +145,7 @@ class GpuIndex final : public VectorIndex {
       return cpu_->Search(queries, nq, params);
     }
     return gpu::FinishSearch(*model_, *cpu_, pq, ids.data(), dist.data(),
-                             *keep, params.k);
+                             *keep, params);
   }
 
   void SetRefineCodeSource(const RefineCodeSource* source) override {

@@ -65,6 +65,7 @@ absl::StatusOr<GpuModel> BuildGpuModel(const IvfIndex& index) {
   m.by_residual = v.by_residual;
   m.code_size = v.codec->code_size();
   m.rerank = v.refine != nullptr;
+  m.ram_refine = v.ram_refine != nullptr;
   if (m.has_ivf) {
     m.centroids = *v.centroids;
     m.centroid_norms.resize(m.nlist);
@@ -162,7 +163,10 @@ namespace qvdb::gpu {
 
 absl::StatusOr<int> GpuKeep(const GpuModel& model,
                             const SearchParams& params) {
-  const int keep = model.rerank ? params.k * params.refine_factor : params.k;
+  const int factor = model.ram_refine ? std::max(params.ram_refine_factor,
+                                                   params.refine_factor)
+                                     : params.refine_factor;
+  const int keep = model.rerank ? params.k * factor : params.k;
   if (keep > kMaxKeep) {
     return absl::UnimplementedError(fmt::format(
         "the GPU keeps at most {} candidates per query, this search asks {} "
@@ -174,7 +178,9 @@ absl::StatusOr<int> GpuKeep(const GpuModel& model,
 
 SearchResults FinishSearch(const GpuModel& model, const IvfIndex& index,
                            const PreparedQueries& queries, const int64_t* ids,
-                           const float* distances, int keep, int k) {
+                           const float* distances, int keep,
+                           const SearchParams& params) {
+  const int k = params.k;
   SearchResults r;
   r.k = k;
   const size_t nq = queries.nq;
@@ -188,7 +194,8 @@ SearchResults FinishSearch(const GpuModel& model, const IvfIndex& index,
       int n = 0;
       while (n < keep && cid[n] >= 0) ++n;
       index.ReRank(&queries.raw[q * dim], &queries.work[q * model.work_dim],
-                   queries.pca_constant[q], cid, n, k, &r.ids[q * k],
+                   queries.pca_constant[q], cid, n, k, params.refine_factor,
+                   &r.ids[q * k],
                    &r.distances[q * k]);
     } else {
       for (int i = 0; i < k && i < keep; ++i) {

@@ -49,6 +49,7 @@ absl::StatusOr<int> GpuKeep(const GpuModel& model, const SearchParams& params);
 // the k results: re-ranked on the CPU when model.rerank, else cut to k.
 SearchResults FinishSearch(const GpuModel& model, const IvfIndex& index,
                            const PreparedQueries& queries, const int64_t* ids,
-                           const float* distances, int keep, int k);
+                           const float* distances, int keep,
+                           const SearchParams& params);
 
 }  // namespace qvdb::gpu

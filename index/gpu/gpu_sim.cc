@@ -160,7 +160,7 @@ absl::StatusOr<SearchResults> SimulateGpuSearch(const IvfIndex& index,
   std::vector<float> dist(nq * keep);
   SimulateScan(m, lists, pq, probe_lists.data(), probe_dists.data(), nprobe,
                keep, precision, ids.data(), dist.data());
-  return FinishSearch(m, index, pq, ids.data(), dist.data(), keep, params.k);
+  return FinishSearch(m, index, pq, ids.data(), dist.data(), keep, params);
 }
 
 }  // namespace qvdb::gpu

@@ -23,6 +23,9 @@ struct GpuModel {
   // Candidates are re-scored on the CPU (IvfIndex::ReRank): with a Refine
   // codec, and for RBQ (the popcount distance is the symmetric one).
   bool rerank = false;
+  // With two Refine stages the CPU's RAM tier first keeps k x
+  // refine_factor of the k x ram_refine_factor candidates.
+  bool ram_refine = false;
   std::vector<float> centroids;       // nlist x work_dim (IVF only)
   std::vector<float> centroid_norms;  // nlist: ||c||^2
   // PQ.

@@ -29,6 +29,14 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> CreateVectorIndex(
   return std::unique_ptr<VectorIndex>(std::move(index));
 }
 
+int ScanCandidates(const IndexSpec& spec, const SearchParams& params) {
+  if (!spec.refine) return params.k;
+  const int factor =
+      spec.ram_refine ? std::max(params.ram_refine_factor, params.refine_factor)
+                      : params.refine_factor;
+  return params.k * factor;
+}
+
 absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Create(
     const IndexSpec& spec, int dim, Metric metric) {
   if (dim <= 0) {
@@ -43,27 +51,40 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Create(
   const int work_dim = spec.pca_dim > 0 ? spec.pca_dim : dim;
   ASSIGN_OR_RETURN(std::unique_ptr<Codec> codec,
                    MakeCodec(spec.codec, work_dim));
-  std::unique_ptr<Codec> refine;
+  std::unique_ptr<Codec> ram_refine, refine;
+  if (spec.ram_refine && !spec.refine) {
+    return absl::InvalidArgumentError(
+        "a RAM refine stage needs a last Refine stage after it");
+  }
+  if (spec.ram_refine) {
+    ASSIGN_OR_RETURN(ram_refine, MakeCodec(*spec.ram_refine, dim));
+  }
   if (spec.refine) {
     ASSIGN_OR_RETURN(refine, MakeCodec(*spec.refine, dim));
   }
   return std::unique_ptr<IvfIndex>(
-      new IvfIndex(spec, dim, metric, std::move(codec), std::move(refine)));
+      new IvfIndex(spec, dim, metric, std::move(codec), std::move(ram_refine),
+                   std::move(refine)));
 }
 
 IvfIndex::IvfIndex(const IndexSpec& spec, int dim, Metric metric,
-                   std::unique_ptr<Codec> codec, std::unique_ptr<Codec> refine)
+                   std::unique_ptr<Codec> codec,
+                   std::unique_ptr<Codec> ram_refine,
+                   std::unique_ptr<Codec> refine)
     : spec_(spec),
       dim_(dim),
       metric_(metric),
       work_dim_(spec.pca_dim > 0 ? spec.pca_dim : dim),
       by_residual_(UsesResidual(spec)),
       codec_(std::move(codec)),
+      ram_refine_(std::move(ram_refine)),
       refine_(std::move(refine)),
       lists_(
           std::max(1, spec.ivf_nlist), codec_->code_size(),
           spec.codec.fast_scan ? ListLayout::kPq4Blocks : ListLayout::kPacked,
-          spec.codec.fast_scan ? spec.codec.m : 0) {
+          spec.codec.fast_scan ? spec.codec.m : 0),
+      ram_refine_codes_(ram_refine_ ? ram_refine_->code_size() : 0),
+      refine_codes_(refine_ ? refine_->code_size() : 0) {
   scanner_ = MakeScanner(spec_, *codec_);
   if (spec.pca_dim > 0) {
     pca_ = std::make_unique<PcaTransform>(dim, spec.pca_dim, spec.pca_rotation);
@@ -73,12 +94,14 @@ IvfIndex::IvfIndex(const IndexSpec& spec, int dim, Metric metric,
 
 bool IvfIndex::is_trained() const {
   return coarse_trained_ && (!pca_ || pca_->is_trained()) &&
-         codec_->is_trained() && (!refine_ || refine_->is_trained());
+         codec_->is_trained() && (!refine_ || refine_->is_trained()) &&
+         (!ram_refine_ || ram_refine_->is_trained());
 }
 
 size_t IvfIndex::min_train_size() const {
   size_t n = std::max<size_t>(codec_->min_train_size(), spec_.ivf_nlist);
   if (refine_) n = std::max(n, refine_->min_train_size());
+  if (ram_refine_) n = std::max(n, ram_refine_->min_train_size());
   if (pca_) n = std::max<size_t>(n, spec_.pca_dim);
   return std::max<size_t>(n, 1);
 }
@@ -90,7 +113,8 @@ size_t IvfIndex::size() const {
 
 size_t IvfIndex::memory_bytes() const {
   std::shared_lock lock(mu_);
-  return lists_.memory_bytes() + refine_codes_.size() +
+  return lists_.memory_bytes() + ram_refine_codes_.memory_bytes() +
+         refine_codes_.memory_bytes() +
          centroids_.capacity() * sizeof(float) + pq_tables_.memory_bytes();
 }
 
@@ -159,6 +183,7 @@ absl::Status IvfIndex::Train(const float* x, size_t n) {
   }
   RETURN_IF_ERROR(codec_->Train(work.data(), sample));
   BuildPqTables();
+  if (ram_refine_) RETURN_IF_ERROR(ram_refine_->Train(raw.data(), sample));
   if (refine_) RETURN_IF_ERROR(refine_->Train(raw.data(), sample));
   return absl::OkStatus();
 }
@@ -185,6 +210,11 @@ absl::StatusOr<EncodedVectors> IvfIndex::Encode(const float* x,
   if (refine_) {
     std::vector<float> raw(x, x + n * dim_);
     if (metric_ == Metric::kCosine) NormalizeRows(raw.data(), n, dim_);
+    if (ram_refine_) {
+      out.ram_refine_codes.resize(n * ram_refine_->code_size());
+      RETURN_IF_ERROR(
+          ram_refine_->Encode(raw.data(), n, out.ram_refine_codes.data()));
+    }
     out.refine_codes.resize(n * refine_->code_size());
     RETURN_IF_ERROR(refine_->Encode(raw.data(), n, out.refine_codes.data()));
   }
@@ -195,7 +225,9 @@ absl::Status IvfIndex::AddEncoded(const int64_t* ids,
                                   const EncodedVectors& enc) {
   const size_t cs = codec_->code_size();
   const size_t rcs = refine_code_size();
+  const size_t mcs = ram_refine_code_size();
   if (enc.lists.size() != enc.n || enc.codes.size() != enc.n * cs ||
+      enc.ram_refine_codes.size() != enc.n * mcs ||
       (rcs > 0 && refine_source_ == nullptr &&
        enc.refine_codes.size() != enc.n * rcs)) {
     return absl::InvalidArgumentError(
@@ -214,10 +246,11 @@ absl::Status IvfIndex::AddEncoded(const int64_t* ids,
   std::unique_lock lock(mu_);
   for (size_t i = 0; i < enc.n; ++i) {
     lists_.Add(ids[i], enc.lists[i], enc.codes.data() + i * cs);
+    if (mcs > 0) {
+      ram_refine_codes_.Put(ids[i], enc.ram_refine_codes.data() + i * mcs);
+    }
     if (rcs > 0 && !enc.refine_codes.empty()) {
-      CoverId(&refine_codes_, &refine_base_, ids[i], rcs);
-      std::memcpy(&refine_codes_[size_t(ids[i] - refine_base_) * rcs],
-                  enc.refine_codes.data() + i * rcs, rcs);
+      refine_codes_.Put(ids[i], enc.refine_codes.data() + i * rcs);
     }
   }
   return absl::OkStatus();
@@ -237,30 +270,20 @@ void IvfIndex::Compact() {
   std::unique_lock lock(mu_);
   lists_.Compact();
   // Refine codes of the live ids only (removed rows' codes stay until now).
-  const size_t rcs = refine_code_size();
-  if (refine_codes_.empty() || rcs == 0) return;
   int64_t first = 0, last = -1;
   if (!lists_.LiveIdRange(&first, &last)) {
-    std::vector<uint8_t>().swap(refine_codes_);
-    refine_base_ = 0;
+    ram_refine_codes_.Clear();
+    refine_codes_.Clear();
     return;
   }
-  const int64_t held = int64_t(refine_codes_.size() / rcs);
-  first = std::max(first, refine_base_);
-  last = std::min(last, refine_base_ + held - 1);
-  std::vector<uint8_t> trimmed;
-  if (first <= last) {
-    trimmed.assign(refine_codes_.begin() + (first - refine_base_) * rcs,
-                   refine_codes_.begin() + (last - refine_base_ + 1) * rcs);
-  }
-  refine_codes_.swap(trimmed);
-  refine_base_ = first;
+  ram_refine_codes_.Trim(first, last);
+  refine_codes_.Trim(first, last);
 }
 
 void IvfIndex::SetRefineCodeSource(const RefineCodeSource* source) {
   std::unique_lock lock(mu_);
   refine_source_ = source;
-  if (source) std::vector<uint8_t>().swap(refine_codes_);
+  if (source) refine_codes_.Clear();
 }
 
 void IvfIndex::BuildPqTables() {
@@ -292,14 +315,20 @@ absl::Status IvfIndex::CheckQueryable(size_t nq,
     return absl::InvalidArgumentError(fmt::format(
         "refine_factor must be positive, got {}", params.refine_factor));
   }
+  if (params.ram_refine_factor <= 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("ram_refine_factor must be positive, got {}",
+                    params.ram_refine_factor));
+  }
   return absl::OkStatus();
 }
 
 // --- Read-only access for the GPU index (index/gpu/) ---
 
 IvfIndex::ModelView IvfIndex::model_view() const {
-  return ModelView{&spec_,       dim_,        work_dim_,    metric_,
-                   by_residual_, &centroids_, codec_.get(), refine_.get()};
+  return ModelView{&spec_,        dim_,           work_dim_,
+                   metric_,       by_residual_,   &centroids_,
+                   codec_.get(),  refine_.get(),  ram_refine_.get()};
 }
 
 size_t IvfIndex::list_length(size_t l) const {
@@ -345,7 +374,8 @@ void IvfIndex::PrepareQueries(const float* queries, size_t nq,
 
 void IvfIndex::ReRank(const float* raw_query, const float* work_query,
                       float constant, const int64_t* candidates, int n, int k,
-                      int64_t* ids, float* distances) const {
+                      int refine_factor, int64_t* ids,
+                      float* distances) const {
   std::shared_lock lock(mu_);
   std::unique_ptr<SearchScratch> s = AcquireScratch();
   TopK top(std::max(n, 1));
@@ -353,7 +383,7 @@ void IvfIndex::ReRank(const float* raw_query, const float* work_query,
     if (candidates[i] >= 0) top.Push(0.0f, candidates[i]);
   }
   if (refine_) {
-    Refine(raw_query, &top, k, s.get(), ids, distances);
+    Refine(raw_query, &top, k, refine_factor, s.get(), ids, distances);
   } else {
     Rescore(work_query, constant, &top, k, s.get(), ids, distances);
   }
@@ -370,6 +400,7 @@ std::string IvfIndex::SerializeModel() const {
   if (pca_) pca_->SaveState(&w);
   w.PutArray(centroids_);
   w.PutString(SerializeCodec(*codec_));
+  if (ram_refine_) w.PutString(SerializeCodec(*ram_refine_));
   if (refine_) w.PutString(SerializeCodec(*refine_));
   return w.Release();
 }
@@ -405,13 +436,19 @@ absl::Status IvfIndex::LoadModel(std::string_view bytes) {
   std::string codec_bytes;
   RETURN_IF_ERROR(r.GetString(&codec_bytes));
   ASSIGN_OR_RETURN(std::unique_ptr<Codec> codec, DeserializeCodec(codec_bytes));
-  std::unique_ptr<Codec> refine;
-  if (refine_) {
-    std::string refine_bytes;
-    RETURN_IF_ERROR(r.GetString(&refine_bytes));
-    ASSIGN_OR_RETURN(refine, DeserializeCodec(refine_bytes));
-  }
+  // The next codec of the model, when this index has one there.
+  auto read_codec =
+      [&](const Codec* want) -> absl::StatusOr<std::unique_ptr<Codec>> {
+    if (want == nullptr) return std::unique_ptr<Codec>();
+    std::string bytes;
+    RETURN_IF_ERROR(r.GetString(&bytes));
+    return DeserializeCodec(bytes);
+  };
+  ASSIGN_OR_RETURN(std::unique_ptr<Codec> ram_refine,
+                   read_codec(ram_refine_.get()));
+  ASSIGN_OR_RETURN(std::unique_ptr<Codec> refine, read_codec(refine_.get()));
   if (codec->spec() != codec_->spec() ||
+      (ram_refine && ram_refine->spec() != ram_refine_->spec()) ||
       (refine && refine->spec() != refine_->spec())) {
     return absl::DataLossError("index model's codecs do not match its spec");
   }
@@ -431,10 +468,14 @@ absl::Status IvfIndex::LoadModel(std::string_view bytes) {
         want.code_size()));
   };
   RETURN_IF_ERROR(shape_error("coarse", *codec, *codec_));
+  if (ram_refine) {
+    RETURN_IF_ERROR(shape_error("RAM refine", *ram_refine, *ram_refine_));
+  }
   if (refine) RETURN_IF_ERROR(shape_error("refine", *refine, *refine_));
   // A model is only ever stored trained; an untrained codec (PQ or RQ
   // without centroids) would be searched with empty tables.
   if (!codec->is_trained() || (refine && !refine->is_trained()) ||
+      (ram_refine && !ram_refine->is_trained()) ||
       (pca_ && !pca_->is_trained())) {
     return absl::DataLossError(
         "index model holds an untrained codec or PCA; the model is damaged: "
@@ -445,6 +486,7 @@ absl::Status IvfIndex::LoadModel(std::string_view bytes) {
   codec_ = std::move(codec);
   scanner_ = MakeScanner(spec_, *codec_);
   BuildPqTables();
+  if (ram_refine) ram_refine_ = std::move(ram_refine);
   if (refine) refine_ = std::move(refine);
   return absl::OkStatus();
 }

@@ -13,6 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "index/codec.h"
+#include "index/ivf/id_codes.h"
 #include "index/ivf/inverted_lists.h"
 #include "index/ivf/ivf_pq_tables.h"
 #include "index/ivf/list_scanner.h"
@@ -35,6 +36,9 @@ class IvfIndex final : public VectorIndex {
   size_t min_train_size() const override;
   size_t size() const override;
   size_t code_size() const override { return codec_->code_size(); }
+  size_t ram_refine_code_size() const override {
+    return ram_refine_ ? ram_refine_->code_size() : 0;
+  }
   size_t refine_code_size() const override {
     return refine_ ? refine_->code_size() : 0;
   }
@@ -70,6 +74,7 @@ class IvfIndex final : public VectorIndex {
     const std::vector<float>* centroids;  // nlist x work_dim; empty if flat
     const Codec* codec;                   // work space
     const Codec* refine;                  // may be null
+    const Codec* ram_refine;              // may be null
   };
   ModelView model_view() const;
   // Ids (-1: removed) and codes (code_size() bytes each, PqCodec packing
@@ -85,15 +90,17 @@ class IvfIndex final : public VectorIndex {
                       std::vector<float>* work,
                       std::vector<float>* constant) const;
   // The CPU search's last step for candidates found elsewhere (the GPU):
-  // re-scores them with the refine codec, or else with the codec's exact
-  // distance, and keeps the k best.
+  // re-scores them with the Refine stages (the RAM tier keeping
+  // k * refine_factor), or else with the codec's exact distance, and keeps
+  // the k best.
   void ReRank(const float* raw_query, const float* work_query, float constant,
-              const int64_t* candidates, int n, int k, int64_t* ids,
-              float* distances) const;
+              const int64_t* candidates, int n, int k, int refine_factor,
+              int64_t* ids, float* distances) const;
 
  private:
   IvfIndex(const IndexSpec& spec, int dim, Metric metric,
-           std::unique_ptr<Codec> codec, std::unique_ptr<Codec> refine);
+           std::unique_ptr<Codec> codec, std::unique_ptr<Codec> ram_refine,
+           std::unique_ptr<Codec> refine);
 
   int nlist() const { return std::max(1, spec_.ivf_nlist); }
   // Normalises (cosine) and applies PCA: the vectors the lists are built in.
@@ -120,9 +127,16 @@ class IvfIndex final : public VectorIndex {
   // decoding their codes in the work space); keeps k.
   void Rescore(const float* work_query, float constant, TopK* top, int k,
                SearchScratch* s, int64_t* ids, float* distances) const;
-  // Re-scores the candidates in *top with the refine codec; keeps k.
-  void Refine(const float* query, TopK* top, int k, SearchScratch* s,
-              int64_t* ids, float* distances) const;
+  // Re-scores the candidates in *top with the Refine stages: the RAM tier
+  // (if any) keeps k * refine_factor for the last stage, which keeps k.
+  void Refine(const float* query, TopK* top, int k, int refine_factor,
+              SearchScratch* s, int64_t* ids, float* distances) const;
+  // One stage: re-scores the candidates in *in with `codec`, reading their
+  // codes from `source` when set, else from `codes`; pushes onto *out.
+  // Candidates without a code are dropped.
+  void RefineStage(const Codec& codec, const IdCodes& codes,
+                   const RefineCodeSource* source, const float* query,
+                   TopK* in, SearchScratch* s, TopK* out) const;
   // Rebuilds pq_tables_ from the trained codec and centroids.
   void BuildPqTables();
   absl::Status CheckQueryable(size_t nq, const SearchParams& params) const;
@@ -134,6 +148,7 @@ class IvfIndex final : public VectorIndex {
   const bool by_residual_;
   std::unique_ptr<PcaTransform> pca_;     // null without PCA
   std::unique_ptr<Codec> codec_;          // codes in RAM, work space
+  std::unique_ptr<Codec> ram_refine_;     // original space, may be null
   std::unique_ptr<Codec> refine_;         // original space, may be null
   std::unique_ptr<ListScanner> scanner_;  // reads lists_ in their layout
   std::vector<float> centroids_;          // nlist x work_dim; empty if flat
@@ -146,10 +161,10 @@ class IvfIndex final : public VectorIndex {
   // encoding happens before taking it).
   mutable std::shared_mutex mu_;
   InvertedLists lists_;
-  // Refine codes by id - refine_base_, from the lowest live id (when no
-  // source is set); Compact trims them to the live ids.
-  std::vector<uint8_t> refine_codes_;
-  int64_t refine_base_ = 0;
+  // Re-ranking codes by id; Compact trims them to the live ids. The last
+  // stage's stay empty while a source supplies them.
+  IdCodes ram_refine_codes_;
+  IdCodes refine_codes_;
   const RefineCodeSource* refine_source_ = nullptr;
 
   // Search buffers not in use; a search takes one per thread and gives it

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <iostream>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <set>
 #include <thread>
@@ -52,6 +53,64 @@ TEST(IvfIndexTest, FastScanWithRefineReachesTheRecallFaissReaches) {
   std::cout << ds.name << " IVF64,PQ32x4fs,Refine(Flat) nprobe 8 rf 4: "
             << "recall@10 " << recall << "\n";
   EXPECT_GE(recall, ds.generated ? 0.85 : 0.93);
+}
+
+// Serves Flat refine codes (the float32 vectors) from outside the index, as
+// the server's refine file does, and counts the candidates it was asked for.
+class CountingFlatSource : public RefineCodeSource {
+ public:
+  explicit CountingFlatSource(const Dataset& ds) : ds_(ds) {}
+  void Fetch(const int64_t* ids, size_t n, uint8_t* out,
+             std::vector<bool>* found) const override {
+    fetched_ += n;
+    const size_t bytes = ds_.base.cols * sizeof(float);
+    for (size_t i = 0; i < n; ++i) {
+      std::memcpy(out + i * bytes,
+                  &ds_.base.data[size_t(ids[i]) * ds_.base.cols], bytes);
+      (*found)[i] = true;
+    }
+  }
+  size_t fetched() const { return fetched_; }
+
+ private:
+  const Dataset& ds_;
+  mutable std::atomic<size_t> fetched_{0};
+};
+
+// Issue 12: a RAM tier (SQ8) between the scan and the Flat stage keeps the
+// recall of re-ranking many candidates with Flat while the Flat stage (the
+// disk tier in the server) reads only k * refine_factor of them.
+TEST(IvfIndexTest, RamTierKeepsRecallWhileTheLastStageReadsFewCandidates) {
+  const Dataset ds = testing::LoadSiftSmall();
+  auto one = Build("IVF64,PQ32x4fs,Refine(Flat)", ds);
+  auto two = Build("IVF64,PQ32x4fs,Refine(SQ8),Refine(Flat)", ds);
+  CountingFlatSource source(ds);
+  two->SetRefineCodeSource(&source);
+  EXPECT_EQ(two->ram_refine_code_size(), size_t(ds.base.cols));
+  EXPECT_EQ(two->refine_code_size(), ds.base.cols * sizeof(float));
+  SearchParams p;
+  p.k = 10;
+  p.nprobe = 16;
+  p.refine_factor = 16;
+  const double flat_only =
+      RecallAtK(MustSearch(*one, ds, p).ids, 10, ds.truth, 10);
+  p.ram_refine_factor = 16;
+  p.refine_factor = 2;
+  const double tiered =
+      RecallAtK(MustSearch(*two, ds, p).ids, 10, ds.truth, 10);
+  std::cout << "R@10 Refine(Flat) rf 16: " << flat_only
+            << ", Refine(SQ8),Refine(Flat) 16/2: " << tiered << "\n";
+  EXPECT_GE(tiered, flat_only - 0.01);
+  // The last stage read k * refine_factor candidates per query, not 160.
+  EXPECT_EQ(source.fetched(), ds.queries.rows * size_t(p.k * p.refine_factor));
+  // Batch and single queries agree on the tiered path too.
+  const SearchResults batch = MustSearch(*two, ds, p);
+  for (size_t q = 0; q < 5; ++q) {
+    auto single = two->Search(&ds.queries.data[q * ds.queries.cols], 1, p);
+    ASSERT_TRUE(single.ok());
+    EXPECT_TRUE(std::equal(single->ids.begin(), single->ids.end(),
+                           batch.ids.begin() + q * p.k));
+  }
 }
 
 TEST(IvfIndexTest, FastScanReturnsWhatTheGenericScanReturns) {
@@ -203,7 +262,8 @@ TEST(IvfIndexTest, UpsertReplacesTheOldVector) {
 TEST(IvfIndexTest, ModelRoundTripGivesIdenticalResults) {
   const Dataset ds = testing::LoadSapMinilm();
   for (const char* spec : {"PCA128,IVF16,PQ32x4fs,Refine(FP8E4M3)",
-                           "IVF8,RBQ2,Refine(Flat)", "PCA64R,SQ8"}) {
+                           "IVF8,RBQ2,Refine(Flat)", "PCA64R,SQ8",
+                           "IVF16,PQ16x4fs,Refine(SQ8),Refine(Flat)"}) {
     auto index = Build(spec, ds);
     auto copy = CreateVectorIndex(*ParseIndexSpec(spec), ds.base.cols, ds.metric);
     ASSERT_TRUE(copy.ok());
@@ -313,35 +373,38 @@ TEST(IvfIndexTest, RollingWindowKeepsIdMapsSizedByLiveRows) {
   constexpr int kDim = 16;
   constexpr size_t kWindow = 1000;
   const Dataset ds = testing::Generate(kWindow * 2, 1, kDim, Metric::kL2, 11);
-  const char* spec = "IVF4,SQ8,Refine(FP16)";
-  auto index = CreateVectorIndex(*ParseIndexSpec(spec), kDim, ds.metric);
-  ASSERT_TRUE(index.ok());
-  ASSERT_TRUE((*index)->Train(ds.base.data.data(), ds.base.rows).ok());
-  auto add_window = [&](int64_t first) {
-    std::vector<int64_t> ids(kWindow);
-    std::iota(ids.begin(), ids.end(), first);
-    EXPECT_TRUE((*index)->Add(ids.data(), ds.base.data.data(), kWindow).ok());
-    return ids;
-  };
-  std::vector<int64_t> live = add_window(0);
-  const size_t one_window = (*index)->memory_bytes();
-  for (int64_t round = 1; round <= 50; ++round) {
-    const std::vector<int64_t> next = add_window(round * int64_t(kWindow));
-    (*index)->Remove(live.data(), live.size());
-    (*index)->Compact();
-    live = next;
+  for (const char* spec :
+       {"IVF4,SQ8,Refine(FP16)", "IVF4,SQ8,Refine(SQ8),Refine(FP16)"}) {
+    SCOPED_TRACE(spec);
+    auto index = CreateVectorIndex(*ParseIndexSpec(spec), kDim, ds.metric);
+    ASSERT_TRUE(index.ok());
+    ASSERT_TRUE((*index)->Train(ds.base.data.data(), ds.base.rows).ok());
+    auto add_window = [&](int64_t first) {
+      std::vector<int64_t> ids(kWindow);
+      std::iota(ids.begin(), ids.end(), first);
+      EXPECT_TRUE((*index)->Add(ids.data(), ds.base.data.data(), kWindow).ok());
+      return ids;
+    };
+    std::vector<int64_t> live = add_window(0);
+    const size_t one_window = (*index)->memory_bytes();
+    for (int64_t round = 1; round <= 50; ++round) {
+      const std::vector<int64_t> next = add_window(round * int64_t(kWindow));
+      (*index)->Remove(live.data(), live.size());
+      (*index)->Compact();
+      live = next;
+    }
+    EXPECT_EQ((*index)->size(), kWindow);
+    EXPECT_LT((*index)->memory_bytes(), one_window * 3 / 2)
+        << "one window costs " << one_window;
+    // Refine codes are still found: each live vector is its own nearest.
+    SearchParams p;
+    p.k = 1;
+    p.nprobe = 4;
+    p.refine_factor = 4;
+    auto r = (*index)->Search(ds.base.data.data() + 7 * kDim, 1, p);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->ids[0], live[7]);
   }
-  EXPECT_EQ((*index)->size(), kWindow);
-  EXPECT_LT((*index)->memory_bytes(), one_window * 3 / 2)
-      << "one window costs " << one_window;
-  // Refine codes are still found: each live vector is its own nearest.
-  SearchParams p;
-  p.k = 1;
-  p.nprobe = 4;
-  p.refine_factor = 4;
-  auto r = (*index)->Search(ds.base.data.data() + 7 * kDim, 1, p);
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->ids[0], live[7]);
 }
 
 // Issue 16, defect 4: search scratch grew with k x refine_factor and up to

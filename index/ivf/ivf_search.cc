@@ -126,7 +126,7 @@ size_t IvfIndex::ScratchBytes(const SearchScratch& s) {
          Bytes(s.scan.prime_values) + Bytes(s.scan.prime_order) +
          Bytes(s.cand) + Bytes(s.cand_dist) + Bytes(s.exact) +
          Bytes(s.decoded) + Bytes(s.codes) + s.found.capacity() / 8 +
-         size_t(s.final_top.k()) * kTopKBytesPerK;
+         size_t(s.middle_top.k() + s.final_top.k()) * kTopKBytesPerK;
 }
 
 size_t IvfIndex::pooled_scratch_bytes() const {
@@ -205,7 +205,7 @@ void IvfIndex::SearchChunk(const float* queries, size_t nq,
   // Approximate (fast-scan) distances are re-scored exactly at the end; a
   // few spare candidates absorb their quantization error at the boundary.
   const bool rescore = !refine_ && scanner_->approximate();
-  const int keep = refine_   ? params.k * params.refine_factor
+  const int keep = refine_   ? ScanCandidates(spec_, params)
                    : rescore ? params.k * kRescoreFactor
                              : params.k;
   const int mode = !spec_.codec.fast_scan   ? kNoTables
@@ -303,7 +303,8 @@ void IvfIndex::SearchChunk(const float* queries, size_t nq,
     int64_t* ids = out_ids + q * params.k;
     float* distances = out_distances + q * params.k;
     if (refine_) {
-      Refine(raw + q * dim_, &s->tops[q], params.k, s, ids, distances);
+      Refine(raw + q * dim_, &s->tops[q], params.k, params.refine_factor, s,
+             ids, distances);
     } else if (rescore) {
       Rescore(work + q * work_dim_, s->constant[q], &s->tops[q], params.k, s,
               ids, distances);
@@ -407,16 +408,35 @@ void IvfIndex::Rescore(const float* work_query, float constant, TopK* top,
   final_top.Finish(out_ids, out_distances);
 }
 
-void IvfIndex::Refine(const float* query, TopK* top, int k, SearchScratch* s,
-                      int64_t* out_ids, float* out_distances) const {
-  const Metric cm = CodecMetric(metric_);
-  s->cand.resize(top->k());
-  s->cand_dist.resize(top->k());
-  const int nc = top->TakeUnordered(s->cand.data(), s->cand_dist.data());
-  const size_t rcs = refine_->code_size();
-  auto rqd = refine_->MakeQueryDistance(query, cm);
+void IvfIndex::Refine(const float* query, TopK* top, int k, int refine_factor,
+                      SearchScratch* s, int64_t* out_ids,
+                      float* out_distances) const {
   TopK& final_top = s->final_top;
   final_top.Reset(k);
+  if (ram_refine_) {
+    // The RAM tier narrows the scan's candidates to the few the last stage
+    // (possibly on disk) reads.
+    TopK& middle = s->middle_top;
+    middle.Reset(k * refine_factor);
+    RefineStage(*ram_refine_, ram_refine_codes_, nullptr, query, top, s,
+                &middle);
+    RefineStage(*refine_, refine_codes_, refine_source_, query, &middle, s,
+                &final_top);
+  } else {
+    RefineStage(*refine_, refine_codes_, refine_source_, query, top, s,
+                &final_top);
+  }
+  final_top.Finish(out_ids, out_distances);
+}
+
+void IvfIndex::RefineStage(const Codec& codec, const IdCodes& codes,
+                           const RefineCodeSource* source, const float* query,
+                           TopK* in, SearchScratch* s, TopK* out) const {
+  s->cand.resize(in->k());
+  s->cand_dist.resize(in->k());
+  const int nc = in->TakeUnordered(s->cand.data(), s->cand_dist.data());
+  const size_t rcs = codec.code_size();
+  auto rqd = codec.MakeQueryDistance(query, CodecMetric(metric_));
   // The candidates' codes, gathered into one buffer (from RAM, or from the
   // source, e.g. disk) and scored in one call. Gathering is a loop of
   // independent copies, so the out-of-order core overlaps the candidates'
@@ -425,27 +445,16 @@ void IvfIndex::Refine(const float* query, TopK* top, int k, SearchScratch* s,
   s->codes.resize(nc * rcs);
   s->found.assign(nc, true);
   s->exact.resize(nc);
-  if (refine_source_) {
-    refine_source_->Fetch(s->cand.data(), nc, s->codes.data(), &s->found);
+  if (source) {
+    source->Fetch(s->cand.data(), nc, s->codes.data(), &s->found);
   } else {
     constexpr int kAhead = 8;
-    const uint8_t* base = refine_codes_.data();
-    const size_t size = refine_codes_.size();
-    // Only for ids from refine_base_ on (the ones that may have a code).
-    auto offset = [&](int i) { return size_t(s->cand[i] - refine_base_) * rcs; };
-    auto prefetch = [&](int i) {
-      if (s->cand[i] < refine_base_) return;
-      const size_t off = offset(i);
-      if (off + rcs > size) return;
-      for (size_t b = 0; b < rcs; b += 64) __builtin_prefetch(base + off + b);
-    };
-    for (int i = 0; i < std::min(nc, kAhead); ++i) prefetch(i);
+    for (int i = 0; i < std::min(nc, kAhead); ++i) codes.Prefetch(s->cand[i]);
     for (int i = 0; i < nc; ++i) {
-      if (i + kAhead < nc) prefetch(i + kAhead);
-      const size_t off = offset(i);
+      if (i + kAhead < nc) codes.Prefetch(s->cand[i + kAhead]);
       // Ids outside the codes held were never added with a refine code.
-      if (s->cand[i] >= refine_base_ && off + rcs <= size) {
-        std::memcpy(&s->codes[i * rcs], base + off, rcs);
+      if (const uint8_t* code = codes.Get(s->cand[i])) {
+        std::memcpy(&s->codes[i * rcs], code, rcs);
       } else {
         std::memset(&s->codes[i * rcs], 0, rcs);
         s->found[i] = false;
@@ -454,9 +463,8 @@ void IvfIndex::Refine(const float* query, TopK* top, int k, SearchScratch* s,
   }
   rqd->Distances(s->codes.data(), nc, s->exact.data());
   for (int i = 0; i < nc; ++i) {
-    if (s->found[i]) final_top.Push(s->exact[i], s->cand[i]);
+    if (s->found[i]) out->Push(s->exact[i], s->cand[i]);
   }
-  final_top.Finish(out_ids, out_distances);
 }
 
 }  // namespace qvdb

@@ -39,6 +39,7 @@ struct IvfIndex::SearchScratch {
   std::vector<float> decoded;
   std::vector<uint8_t> codes;
   std::vector<bool> found;
+  TopK middle_top;  // the RAM tier's survivors (two Refine stages)
   TopK final_top;
   // Set per chunk by SearchChunk for ScanProbes.
   const float* work_q = nullptr;  // nq x work_dim

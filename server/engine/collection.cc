@@ -98,7 +98,9 @@ absl::StatusOr<std::unique_ptr<Collection>> Collection::Load(
     const std::string where = fmt::format("collection \"{}\"", record.name);
     auto path = PrepareRefineFilePath(options.data_dir, record.id);
     RETURN_IF_ERROR(WithPrefix(
-        path.ok() ? c->refine_source_->AttachFile(*path) : path.status(),
+        path.ok() ? c->refine_source_->AttachFile(
+                        *path, options.refine_sync_rebuild_max_rows)
+                  : path.status(),
         where));
   }
   if (record.model_version != 0) {
@@ -147,8 +149,14 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> Collection::NewSpecIndex() const {
 
 std::string Collection::CodeBytes(const VectorIndex& index,
                                   const EncodedVectors& enc, size_t i) const {
+  // Stored as: the index code, the RAM tier's code, then the last stage's
+  // code unless the refine file keeps it.
   const size_t cs = index.code_size();
   std::string out(reinterpret_cast<const char*>(enc.codes.data()) + i * cs, cs);
+  const size_t mcs = index.ram_refine_code_size();
+  out.append(
+      reinterpret_cast<const char*>(enc.ram_refine_codes.data()) + i * mcs,
+      mcs);
   const size_t rcs = index.refine_code_size();
   if (!refine_source_ && rcs > 0) {
     out.append(reinterpret_cast<const char*>(enc.refine_codes.data()) + i * rcs,
@@ -169,6 +177,7 @@ absl::Status Collection::LoadTrained(uint64_t version) {
       index->LoadModel(model),
       fmt::format("collection \"{}\": model version {}", name, version)));
   const size_t cs = index->code_size();
+  const size_t mcs = index->ram_refine_code_size();
   const size_t rcs = refine_source_ ? 0 : index->refine_code_size();
   std::vector<int64_t> ids;
   EncodedVectors enc;
@@ -184,25 +193,28 @@ absl::Status Collection::LoadTrained(uint64_t version) {
     ids.clear();
     enc.lists.clear();
     enc.codes.clear();
+    enc.ram_refine_codes.clear();
     enc.refine_codes.clear();
     return absl::OkStatus();
   };
   RETURN_IF_ERROR(storage_->ScanCodes(
       name, version,
       [&](uint32_t list, uint64_t iid, std::string_view code) -> absl::Status {
-        if (code.size() != cs + rcs) {
+        if (code.size() != cs + mcs + rcs) {
           return absl::DataLossError(fmt::format(
               "collection \"{}\": a code of model version {} has {} bytes, "
               "the model makes {}; restore the data directory from a "
               "snapshot",
-              name, version, code.size(), cs + rcs));
+              name, version, code.size(), cs + mcs + rcs));
         }
         ids.push_back(int64_t(iid));
         enc.lists.push_back(int32_t(list));
         const auto* p = reinterpret_cast<const uint8_t*>(code.data());
         enc.codes.insert(enc.codes.end(), p, p + cs);
-        if (rcs > 0)
-          enc.refine_codes.insert(enc.refine_codes.end(), p + cs, p + cs + rcs);
+        p += cs;
+        enc.ram_refine_codes.insert(enc.ram_refine_codes.end(), p, p + mcs);
+        p += mcs;
+        enc.refine_codes.insert(enc.refine_codes.end(), p, p + rcs);
         return ids.size() >= kLoadChunk ? flush() : absl::OkStatus();
       }));
   RETURN_IF_ERROR(flush());
@@ -316,6 +328,7 @@ absl::StatusOr<std::vector<std::vector<Hit>>> Collection::Search(
   params.k = options.k;
   params.nprobe = options.nprobe;
   params.refine_factor = options.refine_factor;
+  params.ram_refine_factor = options.ram_refine_factor;
   params.num_threads = options_.search_threads;
   SearchStats stats;
   absl::StatusOr<SearchResults> searched;
@@ -411,6 +424,7 @@ absl::StatusOr<CollectionStats> Collection::Stats() const {
     s.refine_fetched_from_storage = rc.fetched_from_storage;
     s.refine_bytes_read = rc.bytes_from_disk_tier;
     s.refine_file_rebuild_reason = rc.rebuild_reason;
+    s.refine_file_rebuilding = rc.file_rebuilding;
   }
   s.storage_disk_bytes = counts.approximate_disk_bytes;
   s.disk_bytes_per_vector =
@@ -419,6 +433,7 @@ absl::StatusOr<CollectionStats> Collection::Stats() const {
           : double(s.storage_disk_bytes + s.refine_file_bytes) / s.live_rows;
   s.code_size = index_->code_size();
   s.refine_code_size = index_->refine_code_size();
+  s.ram_refine_code_size = index_->ram_refine_code_size();
   // The field index is RAM the collection holds too (columns, bitmaps).
   s.memory_bytes = index_->memory_bytes() + field_index_bytes;
   s.ram_bytes_per_vector =

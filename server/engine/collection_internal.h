@@ -85,26 +85,28 @@ class ResponseBudgetCounter {
   size_t bytes_ = 0;
 };
 
-// Rows i of enc listed in `keep`, as a new EncodedVectors.
+// Rows i of enc listed in `keep`, as a new EncodedVectors of `index`.
 inline EncodedVectors SubsetOf(const EncodedVectors& enc,
-                               const std::vector<size_t>& keep, size_t cs,
-                               size_t rcs) {
+                               const std::vector<size_t>& keep,
+                               const VectorIndex& index) {
   EncodedVectors out;
   out.n = keep.size();
   out.lists.reserve(keep.size());
-  out.codes.reserve(keep.size() * cs);
-  const bool refine = rcs > 0 && !enc.refine_codes.empty();
-  if (refine) out.refine_codes.reserve(keep.size() * rcs);
-  for (size_t i : keep) {
-    out.lists.push_back(enc.lists[i]);
-    out.codes.insert(out.codes.end(), enc.codes.begin() + i * cs,
-                     enc.codes.begin() + (i + 1) * cs);
-    if (refine) {
-      out.refine_codes.insert(out.refine_codes.end(),
-                              enc.refine_codes.begin() + i * rcs,
-                              enc.refine_codes.begin() + (i + 1) * rcs);
+  // Row i's code_size bytes of `from`, appended to `to` (when from holds any).
+  auto copy = [&](const std::vector<uint8_t>& from, size_t code_size,
+                  std::vector<uint8_t>* to) {
+    if (code_size == 0 || from.empty()) return;
+    to->reserve(keep.size() * code_size);
+    for (size_t i : keep) {
+      to->insert(to->end(), from.begin() + i * code_size,
+                 from.begin() + (i + 1) * code_size);
     }
-  }
+  };
+  for (size_t i : keep) out.lists.push_back(enc.lists[i]);
+  copy(enc.codes, index.code_size(), &out.codes);
+  copy(enc.ram_refine_codes, index.ram_refine_code_size(),
+       &out.ram_refine_codes);
+  copy(enc.refine_codes, index.refine_code_size(), &out.refine_codes);
   return out;
 }
 

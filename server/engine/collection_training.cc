@@ -182,8 +182,7 @@ absl::Status Collection::FlushTrainingChunk(VectorIndex& pending,
         record_.name, written, entries.size()));
   }
   DropDiskRefineCodes(&enc);
-  const EncodedVectors sub =
-      SubsetOf(enc, keep, pending.code_size(), pending.refine_code_size());
+  const EncodedVectors sub = SubsetOf(enc, keep, pending);
   return pending.AddEncoded(keep_ids.data(), sub);
 }
 

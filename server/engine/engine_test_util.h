@@ -6,8 +6,11 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <random>
+#include <string_view>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -75,6 +78,21 @@ inline std::vector<uint64_t> HitIds(const std::vector<Hit>& hits) {
   std::vector<uint64_t> ids;
   for (const Hit& h : hits) ids.push_back(U64(h.id));
   return ids;
+}
+
+// Waits until collection `name`'s refine file is ready (a background
+// rebuild finished), at most `timeout_s`; false if it never was.
+inline bool WaitForRefineFile(const Engine& e, std::string_view name,
+                              double timeout_s = 60) {
+  const auto end = std::chrono::steady_clock::now() +
+                   std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < end) {
+    auto s = e.Stats(name);
+    if (!s.ok()) return false;
+    if (s->refine_file_attached) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
 }
 
 }  // namespace qvdb::engine_testing

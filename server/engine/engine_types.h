@@ -65,6 +65,9 @@ struct SearchOptions {
   int k = 10;              // 1 to kMaxSearchK
   int nprobe = 8;          // IVF lists scanned per query; clamped to nlist
   int refine_factor = 4;   // Refine specs: k * refine_factor re-scored
+  // Two Refine stages: the RAM tier re-scores k * ram_refine_factor scan
+  // candidates (at least k * refine_factor) for the last stage.
+  int ram_refine_factor = 16;
   // Only these user ids may be returned (absent: all). Unknown ids are
   // ignored; an empty list matches nothing.
   std::optional<std::vector<UserId>> filter;
@@ -124,12 +127,16 @@ struct CollectionStats {
   // Why loading rebuilt the refine file from RocksDB ("missing", "not
   // closed cleanly", "stale: ..."); empty when it was trusted.
   std::string refine_file_rebuild_reason;
+  // A rebuild runs in the background (after a crash); until it ends,
+  // re-ranking reads RocksDB.
+  bool refine_file_rebuilding = false;
   // RocksDB's estimate for the collection (CollectionCounts), and
   // (storage_disk_bytes + refine_file_bytes) / live_rows.
   uint64_t storage_disk_bytes = 0;
   double disk_bytes_per_vector = 0;
   size_t code_size = 0;           // bytes per vector of the codes in RAM
   size_t refine_code_size = 0;    // bytes per vector of the refine codes
+  size_t ram_refine_code_size = 0;  // of the RAM tier (two Refine stages)
   size_t memory_bytes = 0;  // RAM of the index (lists, ids, models) and
                             // of the field index (columns, bitmaps)
   double ram_bytes_per_vector = 0;  // memory_bytes / indexed_vectors

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <unordered_set>
 
 namespace qvdb {
@@ -174,10 +175,14 @@ absl::Status ValidateSearch(std::string_view collection, uint32_t dim,
         fmt::format("collection \"{}\": nprobe must be at least 1, got {}",
                     collection, search.nprobe));
   }
-  if (search.refine_factor < 1 || search.refine_factor > kMaxRefineFactor) {
-    return absl::InvalidArgumentError(fmt::format(
-        "collection \"{}\": refine_factor must be between 1 and {}, got {}",
-        collection, kMaxRefineFactor, search.refine_factor));
+  for (const auto& [name, factor] :
+       {std::pair{"refine_factor", search.refine_factor},
+        std::pair{"ram_refine_factor", search.ram_refine_factor}}) {
+    if (factor < 1 || factor > kMaxRefineFactor) {
+      return absl::InvalidArgumentError(fmt::format(
+          "collection \"{}\": {} must be between 1 and {}, got {}",
+          collection, name, kMaxRefineFactor, factor));
+    }
   }
   for (size_t q = 0; q < nq; ++q) {
     if (auto st = CheckFiniteRow(collection, fmt::format("query {}", q),

@@ -166,6 +166,47 @@ TEST(RefineFileEngineTest, ACleanRestartTrustsTheFile) {
   EXPECT_EQ(StatsOrDie(*e).refine_fetched_from_storage, 0u);
 }
 
+// Issue 12: with a RAM tier (Refine(SQ8)) in front, the disk tier reads only
+// k * refine_factor candidates per query; the RAM tier's codes are stored
+// with the row's codes, so a restart answers the same.
+TEST(RefineFileEngineTest, ARamTierLimitsDiskReadsAndSurvivesARestart) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("data");
+  SearchOptions o = Refined();
+  o.ram_refine_factor = 16;
+  o.refine_factor = 2;
+  std::vector<std::vector<Hit>> before;
+  {
+    auto e = OpenEngine(dir);
+    ASSERT_TRUE(e);
+    ASSERT_TRUE(e->CreateCollection(
+                     {"c", kDim, Metric::kL2,
+                      "IVF4,PQ4x4fs,Refine(SQ8),Refine(Flat)"})
+                    .ok());
+    ASSERT_TRUE(e->Upsert("c", SeededRows(0, kRows, kDim)).ok());
+    ASSERT_TRUE(e->Train("c").ok());
+    auto r = e->Search("c", Queries(), o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    before = *r;
+    const CollectionStats s = StatsOrDie(*e);
+    EXPECT_EQ(s.ram_refine_code_size, size_t(kDim));
+    EXPECT_EQ(s.refine_code_size, size_t(kDim) * 4);
+    EXPECT_TRUE(s.refine_on_disk);
+    EXPECT_EQ(s.refine_fetched_from_file + s.refine_fetched_from_storage,
+              20u * o.k * o.refine_factor);
+    // Each query finds the row it was made from, at the top.
+    for (int q = 0; q < 20; ++q) {
+      ASSERT_FALSE(before[q].empty());
+      EXPECT_EQ(U64(before[q][0].id), uint64_t(q) * 50);
+    }
+  }
+  auto e = OpenEngine(dir);
+  ASSERT_TRUE(e);
+  auto after = e->Search("c", Queries(), o);
+  ASSERT_TRUE(after.ok()) << after.status();
+  ExpectSameResults(*after, before);
+}
+
 // Each way a file can be wrong, made while the server is down: the next
 // open rebuilds it (or a damaged record falls back to RocksDB), and the
 // answers are RocksDB's.
@@ -244,6 +285,48 @@ TEST(RefineFileEngineTest, AMissingDamagedUncleanOrStaleFileNeverAnswersWrong) {
       }
     }
   }
+}
+
+// Issue 12: a refine file that must be rebuilt (after a crash) is rebuilt in
+// the background: the collection answers at once from RocksDB, takes writes
+// meanwhile, and once the file is ready re-ranks from it with RocksDB's
+// answers, the write included.
+TEST(RefineFileEngineTest, ABackgroundRebuildAnswersAtOnceAndKeepsWrites) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("data");
+  {
+    auto e = Populated(dir, true);
+    ASSERT_TRUE(e);
+  }
+  {
+    std::fstream io(RefineFileOf(dir),
+                    std::ios::in | std::ios::out | std::ios::binary);
+    io.write("garbage!", 8);
+  }
+  std::vector<std::vector<Hit>> during, after;
+  {
+    EngineOptions o = TestOptions(dir);
+    o.refine_sync_rebuild_max_rows = 0;
+    auto e = Engine::Open(o);
+    ASSERT_TRUE(e.ok()) << e.status();
+    std::vector<UpsertRow> row = SeededRows(0, 1, kDim);
+    row[0].vector = SeededVector(999999, kDim);
+    ASSERT_TRUE((*e)->Upsert("c", row).ok());
+    during = SearchOrDie(**e, Queries());
+    ASSERT_TRUE(engine_testing::WaitForRefineFile(**e, "c"));
+    const CollectionStats rebuilt = StatsOrDie(**e);
+    EXPECT_FALSE(rebuilt.refine_file_rebuilding);
+    EXPECT_NE(rebuilt.refine_file_rebuild_reason.find("damaged header"),
+              std::string::npos);
+    after = SearchOrDie(**e, Queries());
+    const CollectionStats s = StatsOrDie(**e);
+    EXPECT_EQ(s.refine_fetched_from_storage,
+              rebuilt.refine_fetched_from_storage)
+        << "the rebuilt file lacks rows";
+  }
+  const auto truth = AnswersFromRocksDb(dir);
+  ExpectSameResults(during, truth);
+  ExpectSameResults(after, truth);
 }
 
 TEST(RefineFileEngineTest, DropDeletesTheFileAndOpenDeletesOrphans) {

@@ -11,13 +11,19 @@
 //   records by internal id in one mmap'd file, a memcpy each from the page
 //   cache. The file is a cache of RocksDB, kept in step after each
 //   acknowledged write and rebuilt from RocksDB at load when it cannot be
-//   trusted (missing, damaged, or not closed cleanly);
+//   trusted (missing, damaged, or not closed cleanly). A large rebuild runs
+//   on its own thread, so a server answers at once after a crash: until it
+//   finishes every record is a RocksDB read, and the collection's writes
+//   go to the file too (a record the collection wrote since the rebuild
+//   began is newer than the rebuild's scan, so the scan skips it);
 // - RocksDB, one point read per candidate, for any record the file does not
 //   hold (no file attached, a record torn by a concurrent rewrite).
 //
 // Thread safety: Fetch may run from many search threads at once and
 // concurrently with one writer (Put, Erase, Close), which the collection
 // serialises under its write lock. AttachFile runs before any search.
+// Close (or destruction) stops a rebuild in progress; the file then stays
+// "not clean".
 #pragma once
 
 #include <atomic>
@@ -26,7 +32,12 @@
 #include <string>
 #include <vector>
 
+#include <thread>
+#include <unordered_set>
+
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "index/metric.h"
 #include "index/vector_index.h"
 #include "storage/refine_file.h"
@@ -41,11 +52,15 @@ class StorageRefineSource final : public RefineCodeSource {
   // created again under the same name is not read.
   StorageRefineSource(const Storage* storage, std::string collection,
                       uint32_t collection_id, int dim, Metric metric);
+  ~StorageRefineSource() override;
 
   // Opens the refine file at `path` (creating it), and refills it from
   // storage when it cannot be trusted (Storage::LatestSequenceNumber tells
-  // a stale one). Until it is attached every record is a RocksDB read.
-  absl::Status AttachFile(const std::string& path);
+  // a stale one): at once when the collection has at most
+  // `sync_rebuild_max_rows` rows, else on a background thread. Until the
+  // file is ready every record is a RocksDB read.
+  absl::Status AttachFile(const std::string& path,
+                          uint64_t sync_rebuild_max_rows);
 
   // Keep the file in step with storage, after storage acknowledged the
   // write: `vectors` are the rows' float32 vectors as stored (n x dim).
@@ -53,7 +68,8 @@ class StorageRefineSource final : public RefineCodeSource {
   // RocksDB instead of being read stale.
   void Put(const int64_t* ids, const float* vectors, size_t n);
   void Erase(const int64_t* ids, size_t n);
-  // Syncs the file and marks it clean, so the next load trusts it.
+  // Stops a rebuild in progress; syncs the file and marks it clean (when it
+  // was ready), so the next load trusts it.
   absl::Status Close();
 
   // A row deleted since the candidate was found (or unreadable) is reported
@@ -66,13 +82,19 @@ class StorageRefineSource final : public RefineCodeSource {
     uint64_t fetched_from_storage = 0;  // records read from RocksDB
     uint64_t bytes_from_disk_tier = 0;  // bytes of both
     uint64_t file_bytes = 0;            // size of the refine file
-    bool file_attached = false;
+    bool file_attached = false;    // ready: reads are served from it
+    bool file_rebuilding = false;  // a background rebuild is running
     std::string rebuild_reason;  // why loading rebuilt it; empty: trusted
   };
   Counters counters() const;
 
  private:
+  // Refills the file from storage; a record the collection wrote since the
+  // rebuild began (touched_) is skipped. Then marks the file ready.
   absl::Status Rebuild();
+  // Rebuild; on failure stops tracking writes (the file stays unready).
+  absl::Status RebuildOrGiveUp();
+  void StopRebuild();
   // A stored float32 vector as its record: copied, unit length for cosine.
   void ToRecord(const void* vector, uint8_t* record) const;
   std::string rebuild_reason_;  // why AttachFile rebuilt the file, if it did
@@ -83,6 +105,15 @@ class StorageRefineSource final : public RefineCodeSource {
   const int dim_;
   const Metric metric_;
   std::unique_ptr<RefineFile> file_;
+  // Fetch reads the file only once it is ready (rebuilt or trusted).
+  std::atomic<bool> file_ready_{false};
+  std::atomic<bool> stop_rebuild_{false};
+  std::thread rebuild_thread_;
+  // Serialises file writes of the rebuild thread and the collection's
+  // writer while a rebuild runs.
+  mutable absl::Mutex write_mu_;
+  bool rebuilding_ ABSL_GUARDED_BY(write_mu_) = false;
+  std::unordered_set<int64_t> touched_ ABSL_GUARDED_BY(write_mu_);
   mutable std::atomic<uint64_t> from_file_{0};
   mutable std::atomic<uint64_t> from_storage_{0};
 };

@@ -145,6 +145,7 @@ def description_from_proto(d: pb.CollectionDescription) -> CollectionDescription
         auto_train_threshold=d.auto_train_threshold,
         code_size=d.code_size,
         refine_code_size=d.refine_code_size,
+        ram_refine_code_size=d.ram_refine_code_size,
         refine_on_disk=d.refine_on_disk,
         memory_bytes=d.memory_bytes,
         ram_bytes_per_vector=d.ram_bytes_per_vector,
@@ -159,6 +160,7 @@ def description_from_proto(d: pb.CollectionDescription) -> CollectionDescription
         refine_reads_from_file=d.refine_reads_from_file,
         refine_reads_from_storage=d.refine_reads_from_storage,
         refine_bytes_read=d.refine_bytes_read,
+        refine_file_rebuilding=d.refine_file_rebuilding,
     )
 
 
@@ -392,9 +394,15 @@ def search_params(
     filter: FilterLike,
     with_payload: bool,
     with_vector: bool,
+    ram_refine_factor: Optional[int] = None,
 ) -> pb.SearchParams:
     """SearchParams; None knobs mean the server's default (proto zero)."""
-    for name, value in (("k", k), ("nprobe", nprobe), ("refine_factor", refine_factor)):
+    for name, value in (
+        ("k", k),
+        ("nprobe", nprobe),
+        ("refine_factor", refine_factor),
+        ("ram_refine_factor", ram_refine_factor),
+    ):
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0
         ):
@@ -403,6 +411,7 @@ def search_params(
         k=int(k),
         nprobe=int(nprobe or 0),
         refine_factor=int(refine_factor or 0),
+        ram_refine_factor=int(ram_refine_factor or 0),
         with_payload=bool(with_payload),
         with_vector=bool(with_vector),
     )

@@ -174,11 +174,14 @@ class SearchPlan:
         with_payload: bool,
         with_vector: bool,
         json_payloads: bool,
+        ram_refine_factor: Optional[int] = None,
     ) -> None:
         self.queries, self.batch = _convert.as_query(query)
         if self.queries.shape[0] == 0:
             raise errors.InvalidArgument("no queries: the batch has no rows")
-        params = _convert.search_params(k, nprobe, refine_factor, filter, with_payload, with_vector)
+        params = _convert.search_params(
+            k, nprobe, refine_factor, filter, with_payload, with_vector, ram_refine_factor
+        )
         self._params = params.SerializeToString()
         self._collection = collection
         self._k = int(k)

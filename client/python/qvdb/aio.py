@@ -448,6 +448,7 @@ class AsyncCollection:
         filter: FilterLike = None,
         with_payload: bool = False,
         with_vector: bool = False,
+        ram_refine_factor: Optional[int] = None,
     ) -> Union[SearchResult, List[SearchResult]]:
         """k nearest neighbours of a vector (one SearchResult) or of each
         row of an (nq, d) batch (a list); see Collection.search."""
@@ -461,6 +462,7 @@ class AsyncCollection:
             with_payload,
             with_vector,
             self.client._options.json_payloads,
+            ram_refine_factor,
         )
         if not plan.batch:
             return plan.result((await self._call("Search", plan.single_request())).hits)

@@ -573,6 +573,7 @@ class Collection:
         filter: FilterLike = None,
         with_payload: bool = False,
         with_vector: bool = False,
+        ram_refine_factor: Optional[int] = None,
     ) -> Union[SearchResult, List[SearchResult]]:
         """The k nearest neighbours of a query, or of each row of a batch.
 
@@ -583,7 +584,11 @@ class Collection:
           k: hits per query, 1 to 10000.
           nprobe: IVF lists scanned (None: the server's default, 8).
           refine_factor: with a Refine spec, k * refine_factor candidates
-            are re-scored (None: the server's default, 4).
+            are re-scored by the last Refine stage (None: the server's
+            default, 4).
+          ram_refine_factor: with two Refine stages, k * ram_refine_factor
+            scan candidates are re-scored by the RAM tier, which passes
+            k * refine_factor on (None: the server's default, 16).
           filter: only rows that pass may be returned: a str in the filter
             grammar over the collection's declared fields (docs/filter.md),
             e.g. 'lang = "en" and year >= 2020'; or a list (or array) of
@@ -608,6 +613,7 @@ class Collection:
             with_payload,
             with_vector,
             self.client._options.json_payloads,
+            ram_refine_factor,
         )
         if not plan.batch:
             return plan.result(self._call("Search", plan.single_request()).hits)

@@ -91,6 +91,8 @@ class CollectionDescription:
       auto_train_threshold: rows at which the server trains by itself.
       code_size / refine_code_size: bytes per vector in RAM / of the
         re-ranking codes (0 without Refine).
+      ram_refine_code_size: bytes per vector of the RAM re-ranking tier
+        (the first of two Refine stages; 0 without one), held in RAM.
       refine_on_disk: Refine(Flat) re-reads float32 vectors from disk.
       memory_bytes, ram_bytes_per_vector: RAM of the index.
       last_train_seconds, last_train_error: the last training ("" if it
@@ -104,6 +106,8 @@ class CollectionDescription:
       refine_reads_from_file, refine_reads_from_storage, refine_bytes_read:
         re-ranking records read from the disk tier since the server loaded
         the collection.
+      refine_file_rebuilding: the refine file is being rebuilt in the
+        background (after a crash); re-ranking reads RocksDB until then.
     """
 
     name: str
@@ -134,6 +138,8 @@ class CollectionDescription:
     refine_reads_from_file: int = 0
     refine_reads_from_storage: int = 0
     refine_bytes_read: int = 0
+    ram_refine_code_size: int = 0
+    refine_file_rebuilding: bool = False
 
     @property
     def dim(self) -> int:

@@ -96,6 +96,44 @@ def test_recall_equals_the_cpp_client(
         assert py_r10 >= 0.8
 
 
+def test_a_ram_tier_in_front_of_the_disk_tier(
+    client: qvdb.Client, sap: Dataset, server: ServerProcess, cli_binary: Path, tmp_path: Path
+):
+    """Two Refine stages (issue 12): SQ8 codes in RAM re-score
+    k * ram_refine_factor candidates and Flat, from disk, only k * refine_factor
+    of them; Python and the CLI pass both factors and agree."""
+    tiered = client.create_collection(
+        "sap_tiered", sap.base.shape[1], "cosine", "IVF16,PQ96x4fs,Refine(SQ8),Refine(Flat)"
+    )
+    try:
+        tiered.upsert(sap.ids, sap.base, batch_size=300)
+        tiered.train()
+        d = tiered.describe()
+        assert d.ram_refine_code_size == sap.base.shape[1]  # SQ8: a byte a dim
+        assert d.refine_code_size == 4 * sap.base.shape[1] and d.refine_on_disk
+        before = d.refine_reads_from_file + d.refine_reads_from_storage
+        nq = sap.queries.shape[0]
+        py = tiered.search(sap.queries, K, nprobe=NPROBE, refine_factor=REFINE, ram_refine_factor=8)
+        after = tiered.describe()
+        # The disk tier read k * refine_factor records per query, no more.
+        assert after.refine_reads_from_file + after.refine_reads_from_storage - before == nq * K * REFINE
+        py_ids = [r.ids.tolist() for r in py]
+        queries = sap.write_queries_fvecs(tmp_path / "queries.fvecs")
+        cpp_ids, _ = cli_search(
+            cli_binary, server.address, tiered.name, queries, nq, "--ram-refine-factor", "8"
+        )
+        assert py_ids == cpp_ids
+        r10 = recall_at_10(py_ids, sap)
+        print(f"{sap.description}: two-stage refine 8/{REFINE} R@10 {r10:.4f}")
+        assert r10 >= 0.8
+        with pytest.raises(qvdb.InvalidArgument, match="ram_refine_factor"):
+            tiered.search(sap.queries[0], K, ram_refine_factor=-1)
+        with pytest.raises(qvdb.InvalidArgument, match="ram_refine_factor"):
+            tiered.search(sap.queries[0], K, ram_refine_factor=101)
+    finally:
+        tiered.drop()
+
+
 def test_both_load_paths_give_the_same_index(sap_collections, sap: Dataset):
     ingested, upserted = sap_collections
     a = ingested.search(sap.queries, K, nprobe=NPROBE, refine_factor=REFINE)

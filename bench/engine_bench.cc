@@ -149,6 +149,7 @@ absl::StatusOr<IngestRun> RunOne(const IngestBenchOptions& o,
     so.k = o.k;
     so.nprobe = nprobe;
     so.refine_factor = o.refine_factor;
+    so.ram_refine_factor = o.ram_refine_factor;
     so.with_payload = false;
     std::vector<int64_t> ids(nq * o.k, -1);
     absl::Status failed;
@@ -242,9 +243,9 @@ absl::Status RunIngestBench(const IngestBenchOptions& o) {
     }
   }
   std::cout << fmt::format(
-      "searches after reopening (k {}, refine factor {}, payloads not "
-      "fetched):\n",
-      o.k, o.refine_factor);
+      "searches after reopening (k {}, refine factor {}, RAM-tier refine "
+      "factor {}, payloads not fetched):\n",
+      o.k, o.refine_factor, o.ram_refine_factor);
   PrintTable(search);
 
   if (!o.json_path.empty()) {

@@ -32,6 +32,7 @@ struct IngestBenchOptions {
   bool retrain = false;
   std::vector<int> nprobes = {8, 16, 32};
   int refine_factor = 4;
+  int ram_refine_factor = 16;  // specs with two Refine stages
   int k = 10;
   std::string json_path;
 };

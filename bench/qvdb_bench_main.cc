@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
   g->add_flag("--keep", ingest.keep, "Keep the data directories");
   g->add_option("--nprobe", ingest.nprobes)->capture_default_str();
   g->add_option("--refine-factor", ingest.refine_factor)->capture_default_str();
+  g->add_option("--ram-refine-factor", ingest.ram_refine_factor,
+                "Specs with two Refine stages: the RAM tier's factor")
+      ->capture_default_str();
   g->add_option("--k", ingest.k)->capture_default_str();
   g->add_option("--json", ingest.json_path, "Write results as JSON here");
 

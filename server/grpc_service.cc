@@ -197,7 +197,8 @@ MetricsSnapshot QvdbService::CollectMetrics() const {
         {info.name, stats->live_rows, stats->indexed_vectors,
          stats->memory_bytes, stats->storage_disk_bytes,
          stats->refine_file_bytes, stats->refine_fetched_from_file,
-         stats->refine_fetched_from_storage});
+         stats->refine_fetched_from_storage, stats->ram_refine_scored,
+         stats->refine_scored});
   }
   return s;
 }

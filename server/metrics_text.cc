@@ -135,6 +135,22 @@ std::string RenderPrometheusText(const MetricsSnapshot& s) {
         name, c.refine_reads_from_storage);
   }
 
+  Header(&out, "qvdb_refine_candidates_total", "counter",
+         "Candidates re-scored by each Refine stage, by collection and "
+         "stage (ram: the RAM tier of two stages; last: the last stage, on "
+         "disk for Refine(Flat)).");
+  for (const auto& c : s.collections) {
+    const std::string name = Escape(c.name);
+    out += fmt::format(
+        "qvdb_refine_candidates_total{{collection=\"{}\",stage=\"ram\"}} "
+        "{}\n",
+        name, c.ram_refine_scored);
+    out += fmt::format(
+        "qvdb_refine_candidates_total{{collection=\"{}\",stage=\"last\"}} "
+        "{}\n",
+        name, c.refine_scored);
+  }
+
   Header(&out, "process_resident_memory_bytes", "gauge",
          "Resident memory of the server process.");
   out += fmt::format("process_resident_memory_bytes {}\n", s.process_rss_bytes);

@@ -37,6 +37,9 @@ struct MetricsSnapshot {
     uint64_t refine_file_bytes = 0;
     uint64_t refine_reads_from_file = 0;
     uint64_t refine_reads_from_storage = 0;
+    // Candidates the Refine stages re-scored since load.
+    uint64_t ram_refine_scored = 0;
+    uint64_t refine_scored = 0;
   };
   std::string version;
   std::string simd_level;

@@ -24,7 +24,7 @@ TEST(MetricsTextTest, CountsHistogramsAndGauges) {
   s.process_rss_bytes = 123456;
   s.in_flight = 2;
   s.methods = metrics.RawCounts();
-  s.collections.push_back({"docs", 700, 690, 4096});
+  s.collections.push_back({"docs", 700, 690, 4096, 0, 0, 0, 0, 1600, 200});
   s.collections.push_back({"we\"ird\\name", 1, 1, 8});
   const std::string text = RenderPrometheusText(s);
 
@@ -51,6 +51,10 @@ TEST(MetricsTextTest, CountsHistogramsAndGauges) {
   EXPECT_NEAR(std::stod(text.substr(at + sum.size())), 50.000238, 1e-9);
 
   EXPECT_TRUE(Has(text, "qvdb_requests_in_flight 2"));
+  EXPECT_TRUE(Has(
+      text, R"(qvdb_refine_candidates_total{collection="docs",stage="ram"} 1600)"));
+  EXPECT_TRUE(Has(
+      text, R"(qvdb_refine_candidates_total{collection="docs",stage="last"} 200)"));
   EXPECT_TRUE(Has(text, R"(qvdb_collection_rows{collection="docs"} 700)"));
   EXPECT_TRUE(
       Has(text, R"(qvdb_collection_indexed_vectors{collection="docs"} 690)"));

@@ -95,6 +95,8 @@ void ToProto(const CollectionStats& s, v1::CollectionDescription* out) {
   out->set_refine_bytes_read(s.refine_bytes_read);
   out->set_ram_refine_code_size(s.ram_refine_code_size);
   out->set_refine_file_rebuilding(s.refine_file_rebuilding);
+  out->set_ram_refine_scored(s.ram_refine_scored);
+  out->set_refine_scored(s.refine_scored);
 }
 
 absl::StatusOr<std::vector<UpsertRow>> FromProto(
@@ -159,6 +161,9 @@ void ToProto(const SearchStats& s, v1::SearchStats* out) {
   out->set_strategy(s.strategy);
   out->set_allowed_rows(s.allowed_rows);
   out->set_nprobe(s.nprobe);
+  out->set_ram_refine_scored(s.ram_refine_scored);
+  out->set_refine_scored(s.refine_scored);
+  out->set_disk_tier_bytes(s.disk_tier_bytes);
 }
 
 absl::StatusOr<SearchOptions> FromProto(const v1::SearchParams& params,

@@ -144,6 +144,13 @@ int CollectionDescribeCommand::Run(CommandContext& ctx) {
                                     FormatBytes(d->refine_file_bytes()))});
   table.AddRow({"disk bytes/vector",
                 fmt::format("{:.1f}", d->disk_bytes_per_vector())});
+  if (d->refine_code_size() > 0) {
+    table.AddRow({"refine candidates",
+                  d->ram_refine_code_size() > 0
+                      ? fmt::format("{} by the RAM tier, {} by the last stage",
+                                    d->ram_refine_scored(), d->refine_scored())
+                      : fmt::format("{}", d->refine_scored())});
+  }
   if (d->refine_on_disk()) {
     table.AddRow({"refine reads",
                   fmt::format("{} from the refine file, {} from RocksDB ({})",

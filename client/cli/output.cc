@@ -262,6 +262,9 @@ json DescriptionToJson(const v1::CollectionDescription& d) {
   j["refine_reads_from_file"] = d.refine_reads_from_file();
   j["refine_reads_from_storage"] = d.refine_reads_from_storage();
   j["refine_bytes_read"] = d.refine_bytes_read();
+  j["ram_refine_scored"] = d.ram_refine_scored();
+  j["refine_scored"] = d.refine_scored();
+  j["refine_file_rebuilding"] = d.refine_file_rebuilding();
   return j;
 }
 

@@ -133,8 +133,8 @@ class IvfIndex final : public VectorIndex {
               SearchScratch* s, int64_t* ids, float* distances) const;
   // One stage: re-scores the candidates in *in with `codec`, reading their
   // codes from `source` when set, else from `codes`; pushes onto *out.
-  // Candidates without a code are dropped.
-  void RefineStage(const Codec& codec, const IdCodes& codes,
+  // Candidates without a code are dropped. Returns how many it re-scored.
+  int RefineStage(const Codec& codec, const IdCodes& codes,
                    const RefineCodeSource* source, const float* query,
                    TopK* in, SearchScratch* s, TopK* out) const;
   // Rebuilds pq_tables_ from the trained codec and centroids.

@@ -10,6 +10,7 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <utility>
 
 #include "base/status_macros.h"
 #include "index/codecs/codec_factory.h"
@@ -106,6 +107,8 @@ std::unique_ptr<IvfIndex::SearchScratch> IvfIndex::AcquireScratch() const {
     if (!scratch_pool_.empty()) {
       std::unique_ptr<SearchScratch> s = std::move(scratch_pool_.back());
       scratch_pool_.pop_back();
+      // Counts a ReRank (GPU path) left behind belong to no search.
+      s->ram_refine_scored = s->refine_scored = 0;
       return s;
     }
   }
@@ -171,28 +174,37 @@ absl::StatusOr<SearchResults> IvfIndex::Search(
   // An exception (bad_alloc above all) must not leave an OpenMP region or
   // this call: it would terminate the server. The first becomes the error.
   SearchFailure failure;
+  // Each thread's Refine counts, added up when it gives its scratch back.
+  std::atomic<uint64_t> ram_refine_scored{0}, refine_scored{0};
+  auto take_counts = [&](SearchScratch* s) {
+    ram_refine_scored += std::exchange(s->ram_refine_scored, 0);
+    refine_scored += std::exchange(s->refine_scored, 0);
+  };
   if (threads == 1) {
     failure.Guard([&] {
       std::unique_ptr<SearchScratch> s = AcquireScratch();
       for (size_t c = 0; c < nchunks; ++c) run(c, s.get());
+      take_counts(s.get());
       ReleaseScratch(std::move(s));
     });
-    RETURN_IF_ERROR(failure.status(nq));
-    return r;
-  }
+  } else {
 #pragma omp parallel num_threads(threads)
-  {
-    failure.Guard([&] {
-      std::unique_ptr<SearchScratch> s = AcquireScratch();
+    {
+      failure.Guard([&] {
+        std::unique_ptr<SearchScratch> s = AcquireScratch();
 #pragma omp for schedule(dynamic)
-      for (size_t c = 0; c < nchunks; ++c) {
-        failure.Guard([&] {
-          if (!failure.failed()) run(c, s.get());
-        });
-      }
-      ReleaseScratch(std::move(s));
-    });
+        for (size_t c = 0; c < nchunks; ++c) {
+          failure.Guard([&] {
+            if (!failure.failed()) run(c, s.get());
+          });
+        }
+        take_counts(s.get());
+        ReleaseScratch(std::move(s));
+      });
+    }
   }
+  r.ram_refine_scored = ram_refine_scored;
+  r.refine_scored = refine_scored;
   RETURN_IF_ERROR(failure.status(nq));
   return r;
 }
@@ -418,18 +430,18 @@ void IvfIndex::Refine(const float* query, TopK* top, int k, int refine_factor,
     // (possibly on disk) reads.
     TopK& middle = s->middle_top;
     middle.Reset(k * refine_factor);
-    RefineStage(*ram_refine_, ram_refine_codes_, nullptr, query, top, s,
-                &middle);
-    RefineStage(*refine_, refine_codes_, refine_source_, query, &middle, s,
-                &final_top);
+    s->ram_refine_scored += RefineStage(*ram_refine_, ram_refine_codes_,
+                                        nullptr, query, top, s, &middle);
+    s->refine_scored += RefineStage(*refine_, refine_codes_, refine_source_,
+                                    query, &middle, s, &final_top);
   } else {
-    RefineStage(*refine_, refine_codes_, refine_source_, query, top, s,
-                &final_top);
+    s->refine_scored += RefineStage(*refine_, refine_codes_, refine_source_,
+                                    query, top, s, &final_top);
   }
   final_top.Finish(out_ids, out_distances);
 }
 
-void IvfIndex::RefineStage(const Codec& codec, const IdCodes& codes,
+int IvfIndex::RefineStage(const Codec& codec, const IdCodes& codes,
                            const RefineCodeSource* source, const float* query,
                            TopK* in, SearchScratch* s, TopK* out) const {
   s->cand.resize(in->k());
@@ -465,6 +477,7 @@ void IvfIndex::RefineStage(const Codec& codec, const IdCodes& codes,
   for (int i = 0; i < nc; ++i) {
     if (s->found[i]) out->Push(s->exact[i], s->cand[i]);
   }
+  return nc;
 }
 
 }  // namespace qvdb

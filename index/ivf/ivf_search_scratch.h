@@ -40,6 +40,9 @@ struct IvfIndex::SearchScratch {
   std::vector<uint8_t> codes;
   std::vector<bool> found;
   TopK middle_top;  // the RAM tier's survivors (two Refine stages)
+  // Candidates each stage re-scored since the search took this scratch.
+  uint64_t ram_refine_scored = 0;
+  uint64_t refine_scored = 0;
   TopK final_top;
   // Set per chunk by SearchChunk for ScanProbes.
   const float* work_q = nullptr;  // nq x work_dim

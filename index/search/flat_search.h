@@ -17,6 +17,11 @@ struct SearchResults {
   int k = 0;
   std::vector<int64_t> ids;
   std::vector<float> distances;
+  // Candidates re-scored by the Refine stages over all queries: the RAM
+  // tier (two stages) and the last stage (its codes read from the disk
+  // tier when it lives there).
+  uint64_t ram_refine_scored = 0;
+  uint64_t refine_scored = 0;
 };
 
 // Scores nq queries against n codes (n * codec.code_size() bytes) and keeps

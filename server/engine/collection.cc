@@ -338,6 +338,16 @@ absl::StatusOr<std::vector<std::vector<Hit>>> Collection::Search(
     absl::ReaderMutexLock gate(&index_gate_);
     searched = index->Search(queries.data(), nq, params);
   }
+  if (searched.ok()) {
+    stats.ram_refine_scored = searched->ram_refine_scored;
+    stats.refine_scored = searched->refine_scored;
+    if (refine_source_) {
+      stats.disk_tier_bytes = searched->refine_scored * index->refine_code_size();
+    }
+    ram_refine_scored_.fetch_add(stats.ram_refine_scored,
+                                 std::memory_order_relaxed);
+    refine_scored_.fetch_add(stats.refine_scored, std::memory_order_relaxed);
+  }
   if (options.stats) *options.stats = stats;
   ASSIGN_OR_RETURN(SearchResults found, std::move(searched));
   // Ids, payloads and vectors live in storage: one batched read for every
@@ -426,6 +436,8 @@ absl::StatusOr<CollectionStats> Collection::Stats() const {
     s.refine_file_rebuild_reason = rc.rebuild_reason;
     s.refine_file_rebuilding = rc.file_rebuilding;
   }
+  s.ram_refine_scored = ram_refine_scored_.load(std::memory_order_relaxed);
+  s.refine_scored = refine_scored_.load(std::memory_order_relaxed);
   s.storage_disk_bytes = counts.approximate_disk_bytes;
   s.disk_bytes_per_vector =
       s.live_rows == 0

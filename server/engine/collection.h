@@ -171,6 +171,9 @@ class Collection {
   std::unique_ptr<StorageRefineSource> refine_source_;
   double load_seconds_ = 0;
   std::atomic<bool> cancel_{false};
+  // Candidates the Refine stages re-scored since load (CollectionStats).
+  mutable std::atomic<uint64_t> ram_refine_scored_{0};
+  mutable std::atomic<uint64_t> refine_scored_{0};
 
   absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   // Internal ids written (upserted or deleted) since BeginModel.

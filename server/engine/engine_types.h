@@ -59,6 +59,12 @@ struct SearchStats {
   std::string strategy = "unfiltered";
   uint64_t allowed_rows = 0;  // rows that pass the filter (filtered only)
   int nprobe = 0;             // lists scanned ("index")
+  // Candidates the Refine stages re-scored, over all queries: the RAM tier
+  // (two stages) and the last stage; the bytes the last stage read from
+  // the disk tier (0 when it lives in RAM).
+  uint64_t ram_refine_scored = 0;
+  uint64_t refine_scored = 0;
+  uint64_t disk_tier_bytes = 0;
 };
 
 struct SearchOptions {
@@ -130,6 +136,10 @@ struct CollectionStats {
   // A rebuild runs in the background (after a crash); until it ends,
   // re-ranking reads RocksDB.
   bool refine_file_rebuilding = false;
+  // Candidates the Refine stages re-scored since load, over every search
+  // (SearchStats has them per search).
+  uint64_t ram_refine_scored = 0;
+  uint64_t refine_scored = 0;
   // RocksDB's estimate for the collection (CollectionCounts), and
   // (storage_disk_bytes + refine_file_bytes) / live_rows.
   uint64_t storage_disk_bytes = 0;

@@ -185,15 +185,25 @@ TEST(RefineFileEngineTest, ARamTierLimitsDiskReadsAndSurvivesARestart) {
                     .ok());
     ASSERT_TRUE(e->Upsert("c", SeededRows(0, kRows, kDim)).ok());
     ASSERT_TRUE(e->Train("c").ok());
+    SearchStats stats;
+    o.stats = &stats;
     auto r = e->Search("c", Queries(), o);
+    o.stats = nullptr;
     ASSERT_TRUE(r.ok()) << r.status();
     before = *r;
+    // Per call: the RAM tier scored k * 16 candidates a query, the disk
+    // tier read k * 2 of them.
+    EXPECT_EQ(stats.ram_refine_scored, 20u * o.k * o.ram_refine_factor);
+    EXPECT_EQ(stats.refine_scored, 20u * o.k * o.refine_factor);
+    EXPECT_EQ(stats.disk_tier_bytes, stats.refine_scored * kDim * 4);
     const CollectionStats s = StatsOrDie(*e);
     EXPECT_EQ(s.ram_refine_code_size, size_t(kDim));
     EXPECT_EQ(s.refine_code_size, size_t(kDim) * 4);
     EXPECT_TRUE(s.refine_on_disk);
     EXPECT_EQ(s.refine_fetched_from_file + s.refine_fetched_from_storage,
               20u * o.k * o.refine_factor);
+    EXPECT_EQ(s.ram_refine_scored, stats.ram_refine_scored);
+    EXPECT_EQ(s.refine_scored, stats.refine_scored);
     // Each query finds the row it was made from, at the top.
     for (int q = 0; q < 20; ++q) {
       ASSERT_FALSE(before[q].empty());

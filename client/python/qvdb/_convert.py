@@ -161,6 +161,8 @@ def description_from_proto(d: pb.CollectionDescription) -> CollectionDescription
         refine_reads_from_storage=d.refine_reads_from_storage,
         refine_bytes_read=d.refine_bytes_read,
         refine_file_rebuilding=d.refine_file_rebuilding,
+        ram_refine_scored=d.ram_refine_scored,
+        refine_scored=d.refine_scored,
     )
 
 

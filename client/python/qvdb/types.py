@@ -108,6 +108,8 @@ class CollectionDescription:
         the collection.
       refine_file_rebuilding: the refine file is being rebuilt in the
         background (after a crash); re-ranking reads RocksDB until then.
+      ram_refine_scored, refine_scored: candidates the RAM tier and the last
+        Refine stage re-scored since load, over every search.
     """
 
     name: str
@@ -140,6 +142,8 @@ class CollectionDescription:
     refine_bytes_read: int = 0
     ram_refine_code_size: int = 0
     refine_file_rebuilding: bool = False
+    ram_refine_scored: int = 0
+    refine_scored: int = 0
 
     @property
     def dim(self) -> int:

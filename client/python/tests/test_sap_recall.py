@@ -117,6 +117,8 @@ def test_a_ram_tier_in_front_of_the_disk_tier(
         after = tiered.describe()
         # The disk tier read k * refine_factor records per query, no more.
         assert after.refine_reads_from_file + after.refine_reads_from_storage - before == nq * K * REFINE
+        assert after.refine_scored - d.refine_scored == nq * K * REFINE
+        assert after.ram_refine_scored - d.ram_refine_scored == nq * K * 8
         py_ids = [r.ids.tolist() for r in py]
         queries = sap.write_queries_fvecs(tmp_path / "queries.fvecs")
         cpp_ids, _ = cli_search(

@@ -99,6 +99,10 @@ class VectorIndex {
                                   const EncodedVectors& encoded) = 0;
   // Encode + AddEncoded.
   virtual absl::Status Add(const int64_t* ids, const float* x, size_t n) = 0;
+  // Sizes the id maps and RAM codes for ids [first, last] at once: a load
+  // that knows the range adds ids in list order, not id order, and would
+  // otherwise grow them at both ends again and again. Compact trims them.
+  virtual void ReserveIds(int64_t first, int64_t last) = 0;
   // Removes ids from results at once; ids not present are ignored.
   virtual void Remove(const int64_t* ids, size_t n) = 0;
   // Reclaims the memory of removed vectors. Blocks searches while it runs.

@@ -101,6 +101,9 @@ class GpuIndex final : public VectorIndex {
     return AddEncoded(ids, enc);
   }
 
+  void ReserveIds(int64_t first, int64_t last) override {
+    cpu_->ReserveIds(first, last);
+  }
   void Remove(const int64_t* ids, size_t n) override {
     std::unique_lock lock(mu_);
     std::vector<std::pair<int, size_t>> dead;

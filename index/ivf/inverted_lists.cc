@@ -46,6 +46,11 @@ void InvertedLists::Add(int64_t id, int32_t list, const uint8_t* code) {
   ++live_;
 }
 
+void InvertedLists::ReserveIds(int64_t first, int64_t last) {
+  CoverId(&where_, &where_base_, first, 1);
+  CoverId(&where_, &where_base_, last, 1);
+}
+
 bool InvertedLists::Remove(int64_t id) {
   if (!Contains(id)) return false;
   Location* loc = Slot(id);

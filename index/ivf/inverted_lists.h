@@ -28,13 +28,14 @@ enum class ListLayout { kPacked, kPq4Blocks };
 // on, cover `id`: grows at the end, or at the front (with as much room
 // again below, so that ids arriving in decreasing order cost amortised
 // O(1)). An empty `v` starts at `id`.
-template <typename T>
-void CoverId(std::vector<T>* v, int64_t* base, int64_t id, size_t stride) {
+template <typename V>
+void CoverId(V* v, int64_t* base, int64_t id, size_t stride) {
   if (v->empty()) *base = id;
   if (id < *base) {
     const int64_t held = int64_t(v->size() / stride);
     const int64_t new_base = id - std::min<int64_t>(id, held);
-    v->insert(v->begin(), size_t(*base - new_base) * stride, T{});
+    v->insert(v->begin(), size_t(*base - new_base) * stride,
+              typename V::value_type{});
     *base = new_base;
   }
   const size_t need = size_t(id - *base + 1) * stride;
@@ -67,6 +68,8 @@ class InvertedLists {
   void Add(int64_t id, int32_t list, const uint8_t* code);
   // Returns false when the id is not present.
   bool Remove(int64_t id);
+  // Sizes the id map for ids [first, last] at once.
+  void ReserveIds(int64_t first, int64_t last);
   // Drops tombstones, keeping the order of the live codes, and trims the
   // id map to the live ids.
   void Compact();

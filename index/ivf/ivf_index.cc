@@ -261,6 +261,14 @@ absl::Status IvfIndex::Add(const int64_t* ids, const float* x, size_t n) {
   return AddEncoded(ids, enc);
 }
 
+void IvfIndex::ReserveIds(int64_t first, int64_t last) {
+  if (first < 0 || first > last) return;
+  std::unique_lock lock(mu_);
+  lists_.ReserveIds(first, last);
+  ram_refine_codes_.Reserve(first, last);
+  if (refine_ && refine_source_ == nullptr) refine_codes_.Reserve(first, last);
+}
+
 void IvfIndex::Remove(const int64_t* ids, size_t n) {
   std::unique_lock lock(mu_);
   for (size_t i = 0; i < n; ++i) lists_.Remove(ids[i]);

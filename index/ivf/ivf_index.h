@@ -53,6 +53,7 @@ class IvfIndex final : public VectorIndex {
   absl::Status AddEncoded(const int64_t* ids,
                           const EncodedVectors& encoded) override;
   absl::Status Add(const int64_t* ids, const float* x, size_t n) override;
+  void ReserveIds(int64_t first, int64_t last) override;
   void Remove(const int64_t* ids, size_t n) override;
   void Compact() override;
   absl::StatusOr<SearchResults> Search(

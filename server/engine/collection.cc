@@ -94,6 +94,14 @@ absl::StatusOr<std::unique_ptr<Collection>> Collection::Load(
       AutoTrainThreshold(*spec, (*probe)->min_train_size(), options);
   std::unique_ptr<Collection> c(new Collection(
       storage, record, *spec, *std::move(fields), options, threshold));
+  if (record.model_version != 0) {
+    RETURN_IF_ERROR(c->LoadTrained(record.model_version));
+  } else {
+    RETURN_IF_ERROR(c->LoadExact());
+  }
+  // After the index: a background rebuild of the file (after a crash) then
+  // does not compete with the load for the cores; until the file is ready,
+  // re-ranking reads RocksDB.
   if (c->refine_source_ && options.refine_file && !options.data_dir.empty()) {
     const std::string where = fmt::format("collection \"{}\"", record.name);
     auto path = PrepareRefineFilePath(options.data_dir, record.id);
@@ -102,11 +110,6 @@ absl::StatusOr<std::unique_ptr<Collection>> Collection::Load(
                         *path, options.refine_sync_rebuild_max_rows)
                   : path.status(),
         where));
-  }
-  if (record.model_version != 0) {
-    RETURN_IF_ERROR(c->LoadTrained(record.model_version));
-  } else {
-    RETURN_IF_ERROR(c->LoadExact());
   }
   RETURN_IF_ERROR(c->LoadFieldIndex());
   c->load_seconds_ = SecondsSince(t0);
@@ -179,6 +182,11 @@ absl::Status Collection::LoadTrained(uint64_t version) {
   const size_t cs = index->code_size();
   const size_t mcs = index->ram_refine_code_size();
   const size_t rcs = refine_source_ ? 0 : index->refine_code_size();
+  ASSIGN_OR_RETURN(CollectionCounts counts, storage_->Counts(name));
+  // Codes come in list order; sized once for every id, trimmed below.
+  if (counts.next_internal_id > 0) {
+    index->ReserveIds(0, int64_t(counts.next_internal_id) - 1);
+  }
   std::vector<int64_t> ids;
   EncodedVectors enc;
   auto flush = [&]() -> absl::Status {
@@ -221,7 +229,6 @@ absl::Status Collection::LoadTrained(uint64_t version) {
   // Trims the id maps to the live ids (no tombstones here, so cheap): a
   // restart reclaims what a rolling window of deletes left behind.
   index->Compact();
-  ASSIGN_OR_RETURN(CollectionCounts counts, storage_->Counts(name));
   if (index->size() != counts.live_rows) {
     return absl::DataLossError(fmt::format(
         "collection \"{}\" has {} rows but {} codes under model version {}; "

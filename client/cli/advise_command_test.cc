@@ -199,7 +199,8 @@ TEST_F(AdviseCommandTest, JsonHasEveryFigure) {
       EXPECT_TRUE(c["points"][0].contains(key)) << key;
     }
   }
-  EXPECT_EQ(j["candidates"][0]["ram_bytes"], 64);  // Flat: 16 floats
+  // Flat: 16 floats + 16 bytes of id and id map (memory_bytes() / n).
+  EXPECT_EQ(j["candidates"][0]["ram_bytes"], 80);
   EXPECT_FALSE(j["pareto"].empty());
   ASSERT_TRUE(j["recommended"].is_object()) << r.out;
   EXPECT_LE(j["recommended"]["bytes"].get<double>(), 64);
@@ -234,7 +235,7 @@ TEST_F(AdviseCommandTest, PlotsAPng) {
   const std::string file = WriteFvecs(1500, 16);
   const std::string png = (dir_ / "advice.png").string();
   auto r = RunCli({"advise", "--input", file, "--target-recall", "0.9",
-                   "--max-bytes", "16", "--candidates",
+                   "--max-bytes", "24", "--candidates",
                    "Flat;SQ8;PQ8x4fs;PQ8x4fs,Refine(Flat)", "--plot", png});
   ASSERT_EQ(r.code, kExitOk) << r.err;
   std::ifstream f(png, std::ios::binary);

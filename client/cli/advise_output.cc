@@ -1,6 +1,7 @@
 #include "client/cli/advise_output.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,18 +20,23 @@ using nlohmann::json;
 
 namespace {
 
+// The table's SEARCH column: "nprobe 8, refine 2, ram 16".
 std::string Knobs(const OperatingPoint& p) {
-  std::string out;
-  if (p.nprobe > 0) out += fmt::format("nprobe {}", p.nprobe);
+  std::vector<std::string> knobs;
+  if (p.nprobe > 0) knobs.push_back(fmt::format("nprobe {}", p.nprobe));
   if (p.refine_factor > 0) {
-    out += fmt::format("{}refine {}", out.empty() ? "" : ", ", p.refine_factor);
+    knobs.push_back(fmt::format("refine {}", p.refine_factor));
   }
-  return out.empty() ? "-" : out;
+  if (p.ram_refine_factor > 0) {
+    knobs.push_back(fmt::format("ram {}", p.ram_refine_factor));
+  }
+  return knobs.empty() ? "-" : fmt::to_string(fmt::join(knobs, ", "));
 }
 
 json PointToJson(const OperatingPoint& p) {
   return json{{"nprobe", p.nprobe},
               {"refine_factor", p.refine_factor},
+              {"ram_refine_factor", p.ram_refine_factor},
               {"recall", p.recall},
               {"recall_lower", p.recall_lower},
               {"qps", p.qps}};
@@ -104,6 +110,18 @@ absl::Status RunGnuplot(const std::string& script) {
 
 }  // namespace
 
+std::string SearchFlags(const Recommendation& rec) {
+  std::string out;
+  if (rec.nprobe > 0) out += fmt::format(" --nprobe {}", rec.nprobe);
+  if (rec.refine_factor > 0) {
+    out += fmt::format(" --refine-factor {}", rec.refine_factor);
+  }
+  if (rec.ram_refine_factor > 0) {
+    out += fmt::format(" --ram-refine-factor {}", rec.ram_refine_factor);
+  }
+  return out;
+}
+
 json AdviceToJson(const AdviceReport& r, const absl::Status& error) {
   json candidates = json::array();
   for (const CandidateResult& c : r.candidates) {
@@ -113,6 +131,7 @@ json AdviceToJson(const AdviceReport& r, const absl::Status& error) {
            {"ram_bytes", c.ram_bytes},
            {"disk_bytes", c.disk_bytes},
            {"total_bytes", c.ram_bytes + c.disk_bytes},
+           {"model_bytes", c.model_bytes},
            {"train_s", c.train_s},
            {"add_s", c.add_s},
            {"points", points}};
@@ -140,12 +159,16 @@ json AdviceToJson(const AdviceReport& r, const absl::Status& error) {
   out["target_recall"] =
       r.target_recall ? json(*r.target_recall) : json(nullptr);
   out["max_bytes"] = r.max_bytes ? json(*r.max_bytes) : json(nullptr);
+  out["min_qps"] = r.min_qps ? json(*r.min_qps) : json(nullptr);
   if (r.recommended) {
     const Recommendation& rec = *r.recommended;
     out["recommended"] = json{{"spec", rec.spec},
                               {"nprobe", rec.nprobe},
                               {"refine_factor", rec.refine_factor},
+                              {"ram_refine_factor", rec.ram_refine_factor},
                               {"bytes", rec.bytes},
+                              {"ram_bytes", rec.ram_bytes},
+                              {"disk_bytes", rec.disk_bytes},
                               {"recall", rec.recall},
                               {"recall_lower", rec.recall_lower},
                               {"qps", rec.qps},
@@ -160,13 +183,17 @@ json AdviceToJson(const AdviceReport& r, const absl::Status& error) {
 void PrintAdvice(std::ostream& out, const AdviceReport& r) {
   out << fmt::format(
       "evaluated {} of {} candidate specs in {:.1f} s on {} vectors, "
-      "recall@{} over {} held-out queries; bytes are {} bytes per vector\n\n",
+      "recall@{} over {} held-out queries; bytes are {} bytes per vector\n",
       r.evaluated(), r.candidates.size(), r.elapsed_s, r.n_base, r.k,
       r.n_queries, BudgetOfName(r.budget_of));
-  out << "Pareto front (recall up, bytes down, single-thread QPS up):\n";
+  out << "RAM B: index memory per vector; DISK B: Refine(Flat) file + stored "
+         "row; QPS: one query per call on one thread, Refine(Flat) read from "
+         "a file\n\n";
+  out << "Each candidate at its best setting for the targets (the Pareto "
+         "front of every setting is in --json):\n";
   Table table({"", "SPEC", "SEARCH", "RAM B", "DISK B",
                fmt::format("RECALL@{}", r.k), "LOWER", "QPS", "TRAIN S"});
-  for (PointRef p : r.pareto) {
+  for (PointRef p : BestPointPerCandidate(r)) {
     const CandidateResult& c = r.candidates[p.candidate];
     const OperatingPoint& pt = r.point(p);
     const bool chosen = r.recommended && r.recommended->ref == p;
@@ -181,14 +208,8 @@ void PrintAdvice(std::ostream& out, const AdviceReport& r) {
   if (r.recommended) {
     const Recommendation& rec = *r.recommended;
     out << fmt::format("\nrecommended: {}", rec.spec);
-    if (rec.nprobe > 0 || rec.refine_factor > 0) {
-      out << " (search with";
-      if (rec.nprobe > 0) out << fmt::format(" --nprobe {}", rec.nprobe);
-      if (rec.refine_factor > 0) {
-        out << fmt::format(" --refine-factor {}", rec.refine_factor);
-      }
-      out << ")";
-    }
+    const std::string flags = SearchFlags(rec);
+    if (!flags.empty()) out << fmt::format(" (search with{})", flags);
     out << fmt::format("\n{}\n", rec.reason);
   }
 }
@@ -210,11 +231,10 @@ absl::Status PlotAdvice(const AdviceReport& r, const std::string& png) {
     f << "\n\n";
     for (PointRef p : RecallBytesFront(r)) {
       const CandidateResult& c = r.candidates[p.candidate];
+      const std::string knobs = Knobs(r.point(p));
       f << fmt::format("{} {} \"{}{}\"\n", c.Bytes(r.budget_of),
                        r.point(p).recall, c.spec,
-                       r.point(p).nprobe > 0
-                           ? fmt::format(" np{}", r.point(p).nprobe)
-                           : "");
+                       knobs == "-" ? "" : " (" + knobs + ")");
     }
     f << "\n\n";
     if (r.recommended) {

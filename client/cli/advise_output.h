@@ -19,7 +19,12 @@ namespace qvdb::client {
 nlohmann::json AdviceToJson(const AdviceReport& report,
                             const absl::Status& error);
 
-// The Pareto front as a table, then the recommendation and its reason.
+// The `qvdb search` flags for the recommended knobs, each with a leading
+// space (" --nprobe 8 --refine-factor 2"); empty when there are none.
+std::string SearchFlags(const Recommendation& rec);
+
+// Each candidate at its best setting for the targets (BestPointPerCandidate)
+// as a table, then the recommendation and its reason.
 void PrintAdvice(std::ostream& out, const AdviceReport& report);
 
 // Recall@k against bytes per vector (log scale): every evaluated point, the

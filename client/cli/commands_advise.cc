@@ -116,12 +116,26 @@ void AdviseCommand::AddOptions(CLI::App& app) {
   app.add_option("--target-recall", args_.target_recall,
                  "Recall@k to reach on held-out queries, in (0, 1]")
       ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--max-bytes", args_.max_bytes,
-                 "Byte budget per vector (see --budget-of)")
+  auto* max_bytes = app.add_option("--max-bytes", args_.max_bytes,
+                                   "Byte budget per vector (see --budget-of)")
+                        ->check(CLI::PositiveNumber);
+  app.add_option("--ram-budget", args_.ram_budget,
+                 "RAM bytes per vector the index may take (the disk tier of "
+                 "Refine(Flat) not counted); same as --max-bytes B "
+                 "--budget-of ram")
+      ->check(CLI::PositiveNumber)
+      ->excludes(max_bytes);
+  app.add_option("--min-qps", args_.min_qps,
+                 "Queries per second to reach, one query per call on one "
+                 "thread")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--target-latency", args_.target_latency_ms,
+                 "Milliseconds per query to stay under, one query per call "
+                 "on one thread")
       ->check(CLI::PositiveNumber);
   app.add_option("--budget-of", args_.budget_of,
-                 "Bytes that count: ram (codes in memory), disk (stored "
-                 "vector + codes) or total")
+                 "Bytes that count: ram (index memory), disk (Refine(Flat) "
+                 "file + stored row) or total")
       ->capture_default_str();
   app.add_option("--time-budget", args_.time_budget,
                  "Seconds after which only the cheap, essential candidates "
@@ -156,14 +170,21 @@ int AdviseCommand::Run(CommandContext& ctx) {
     return ctx.UsageError(
         "give the sample as --input FILE or --collection NAME (one of them)");
   }
-  if (a.target_recall <= 0 && a.max_bytes <= 0) {
+  if (a.target_recall <= 0 && a.max_bytes <= 0 && a.ram_budget <= 0 &&
+      a.min_qps <= 0 && a.target_latency_ms <= 0) {
     return ctx.UsageError(
-        "give --target-recall R, --max-bytes B, or both: what to recommend "
-        "for");
+        "give what to recommend for: --target-recall R, --ram-budget B (or "
+        "--max-bytes B), --min-qps Q or --target-latency MS, or several");
   }
   auto budget_of = ParseBudgetOf(a.budget_of);
   if (!budget_of.ok()) {
     return ctx.UsageError(std::string(budget_of.status().message()));
+  }
+  if (a.ram_budget > 0 && *budget_of != BudgetOf::kRam) {
+    return ctx.UsageError(fmt::format(
+        "--ram-budget is a RAM budget; --budget-of {} contradicts it: use "
+        "--max-bytes B --budget-of {} instead",
+        a.budget_of, a.budget_of));
   }
   std::optional<v1::Metric> metric;
   if (!a.metric.empty()) {
@@ -197,7 +218,10 @@ int AdviseCommand::Run(CommandContext& ctx) {
   o.k = a.k;
   if (a.target_recall > 0) o.target_recall = a.target_recall;
   if (a.max_bytes > 0) o.max_bytes_per_vector = a.max_bytes;
+  if (a.ram_budget > 0) o.max_bytes_per_vector = a.ram_budget;
   o.budget_of = *budget_of;
+  if (a.min_qps > 0) o.min_qps = a.min_qps;
+  if (a.target_latency_ms > 0) o.max_latency_ms = a.target_latency_ms;
   o.time_budget_s = a.time_budget;
   o.num_queries = a.queries;
   o.threads = a.threads;
@@ -214,8 +238,7 @@ int AdviseCommand::Run(CommandContext& ctx) {
   }
   auto report = EvaluateCandidates(sample.data.data(), sample.n, sample.dim, o);
   if (!report.ok()) return ctx.Fail(report.status());
-  auto rec = Recommend(report->candidates, report->k, o.target_recall,
-                       o.max_bytes_per_vector, o.budget_of);
+  auto rec = RecommendFor(*report);
   if (rec.ok()) report->recommended = *rec;
   const absl::Status rec_status = rec.status();
 
@@ -248,13 +271,9 @@ int AdviseCommand::Run(CommandContext& ctx) {
           info->name(), info->dimension(), MetricArgName(info->metric()),
           info->index_spec(), info->name(),
           a.input.empty() ? "FILE" : a.input);
-      if (rec->nprobe > 0 || rec->refine_factor > 0) {
-        ctx.out() << fmt::format(
-            "then search with{}{}\n",
-            rec->nprobe > 0 ? fmt::format(" --nprobe {}", rec->nprobe) : "",
-            rec->refine_factor > 0
-                ? fmt::format(" --refine-factor {}", rec->refine_factor)
-                : "");
+      const std::string flags = SearchFlags(*rec);
+      if (!flags.empty()) {
+        ctx.out() << fmt::format("then search with{}\n", flags);
       }
     }
   }

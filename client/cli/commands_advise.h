@@ -12,8 +12,9 @@
 
 namespace qvdb::client {
 
-// qvdb advise (--input FILE | --collection NAME) (--target-recall R |
-//   --max-bytes B) [options]
+// qvdb advise (--input FILE | --collection NAME) [--target-recall R]
+//   [--ram-budget B | --max-bytes B [--budget-of ram|disk|total]]
+//   [--min-qps Q] [--target-latency MS] [options] (at least one target)
 class AdviseCommand final : public Command {
  public:
   struct Args {
@@ -26,6 +27,9 @@ class AdviseCommand final : public Command {
     double target_recall = 0;  // 0: none
     double max_bytes = 0;      // 0: none
     std::string budget_of = "ram";
+    double ram_budget = 0;         // 0: none; --max-bytes B --budget-of ram
+    double min_qps = 0;            // 0: none
+    double target_latency_ms = 0;  // 0: none
     double time_budget = 120;
     uint64_t sample = 20000;
     uint64_t queries = 200;

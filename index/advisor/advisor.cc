@@ -7,12 +7,12 @@
 #include <cmath>
 #include <numeric>
 #include <random>
-#include <unordered_set>
 
-#include "index/advisor/advisor_candidates.h"
-#include "index/search/ground_truth.h"
 #include "base/status_macros.h"
-#include "index/vector_index.h"
+#include "index/advisor/advisor_candidates.h"
+#include "index/advisor/operating_point_sweep.h"
+#include "index/advisor/served_index.h"
+#include "index/search/ground_truth.h"
 
 namespace qvdb {
 namespace {
@@ -23,10 +23,6 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Queries timed one per call for QPS (recall uses all held-out queries).
-constexpr size_t kTimedQueries = 100;
-// An IVF sweep stops once recall gains less than this per doubling.
-constexpr double kPlateauGain = 0.001;
 // Codebooks trained on fewer points per centroid than this memorise the
 // sample (Faiss warns below 39): their recall on it says nothing about a
 // collection (docs/codecs.md, RQ on sap_minilm).
@@ -82,9 +78,14 @@ absl::Status Validate(const float* sample, size_t n, int dim,
     return absl::InvalidArgumentError(fmt::format(
         "confidence_z must be >= 0, got {}", o.confidence_z));
   }
-  if (o.refine_factor < 1) {
+  if (o.min_qps && !(*o.min_qps > 0)) {
     return absl::InvalidArgumentError(fmt::format(
-        "refine_factor must be >= 1, got {}", o.refine_factor));
+        "the QPS floor must be positive, got {}", *o.min_qps));
+  }
+  if (o.max_latency_ms && !(*o.max_latency_ms > 0)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "the target latency must be positive milliseconds, got {}",
+        *o.max_latency_ms));
   }
   for (size_t i = 0; i < n * size_t(dim); ++i) {
     if (!std::isfinite(sample[i])) {
@@ -124,66 +125,8 @@ Split HoldOut(const float* sample, size_t n, int dim, size_t nq,
   return s;
 }
 
-// Mean recall@k and its lower confidence bound from per-query recalls.
-void ScoreRecall(const SearchResults& r, const Matrix<int32_t>& truth, int k,
-                 double z, OperatingPoint* p) {
-  const size_t nq = truth.rows;
-  double sum = 0, sum_sq = 0;
-  for (size_t q = 0; q < nq; ++q) {
-    std::unordered_set<int64_t> want(truth.row(q), truth.row(q) + k);
-    int hit = 0;
-    for (int i = 0; i < std::min(k, r.k); ++i) {
-      hit += want.count(r.ids[q * r.k + i]) ? 1 : 0;
-    }
-    const double rq = double(hit) / k;
-    sum += rq;
-    sum_sq += rq * rq;
-  }
-  const double mean = sum / nq;
-  const double var =
-      nq > 1 ? std::max(0.0, (sum_sq - nq * mean * mean) / (nq - 1)) : 0;
-  p->recall = mean;
-  p->recall_lower = mean - z * std::sqrt(var / nq);
-}
-
-// One query per call on one thread, as a server request is searched.
-absl::StatusOr<double> TimeQps(const VectorIndex& index,
-                               const Matrix<float>& queries,
-                               SearchParams params) {
-  params.num_threads = 1;
-  const size_t n = std::min(kTimedQueries, queries.rows);
-  const Clock::time_point start = Clock::now();
-  for (size_t q = 0; q < n; ++q) {
-    ASSIGN_OR_RETURN(SearchResults r, index.Search(queries.row(q), 1, params));
-    (void)r;
-  }
-  const double s = SecondsSince(start);
-  return s > 0 ? double(n) / s : 0.0;
-}
-
-absl::StatusOr<OperatingPoint> MeasurePoint(const VectorIndex& index,
-                                            const Split& split,
-                                            const Matrix<int32_t>& truth,
-                                            int nprobe,
-                                            const AdviseOptions& o) {
-  SearchParams params;
-  params.k = o.k;
-  params.nprobe = std::max(1, nprobe);
-  params.refine_factor = o.refine_factor;
-  params.num_threads = o.threads;
-  ASSIGN_OR_RETURN(
-      SearchResults r,
-      index.Search(split.queries.data.data(), split.queries.rows, params));
-  OperatingPoint p;
-  p.nprobe = nprobe;
-  p.refine_factor = index.spec().refine ? o.refine_factor : 0;
-  ScoreRecall(r, truth, o.k, o.confidence_z, &p);
-  ASSIGN_OR_RETURN(p.qps, TimeQps(index, split.queries, params));
-  return p;
-}
-
-// Builds, fills and searches one spec. An error here skips the candidate
-// (reported), it does not end the advice.
+// Builds, fills and searches one spec as the server would run it. An error
+// here skips the candidate (reported), it does not end the advice.
 absl::Status EvaluateOne(const Split& split, const Matrix<int32_t>& truth,
                          const AdviseOptions& o, CandidateResult* out) {
   const int dim = split.base.cols;
@@ -195,49 +138,34 @@ absl::Status EvaluateOne(const Split& split, const Matrix<int32_t>& truth,
         n, 1 << out->parsed.codec.nbits, kMinPointsPerCentroid,
         FairTrainSize(out->parsed)));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index,
-                   CreateVectorIndex(out->parsed, dim, o.metric));
-  if (n < index->min_train_size()) {
-    return absl::FailedPreconditionError(
-        fmt::format("needs {} training vectors, the sample leaves {}",
-                    index->min_train_size(), n));
-  }
-  Clock::time_point start = Clock::now();
-  RETURN_IF_ERROR(index->Train(split.base.data.data(), n));
-  out->train_s = SecondsSince(start);
-  std::vector<int64_t> ids(n);
-  std::iota(ids.begin(), ids.end(), 0);
-  start = Clock::now();
-  RETURN_IF_ERROR(index->Add(ids.data(), split.base.data.data(), n));
-  out->add_s = SecondsSince(start);
-
-  // Refine(Flat) codes are the stored float vectors: no extra RAM or disk.
-  const bool refine_in_ram =
-      out->parsed.refine && out->parsed.refine->kind != CodecKind::kFlat;
-  const size_t codes =
-      index->code_size() + (refine_in_ram ? index->refine_code_size() : 0);
-  out->ram_bytes = codes;
-  out->disk_bytes = codes + sizeof(float) * size_t(dim);
-
-  const int nlist = out->parsed.ivf_nlist;
-  if (nlist == 0) {
-    ASSIGN_OR_RETURN(OperatingPoint p,
-                     MeasurePoint(*index, split, truth, 0, o));
-    out->points.push_back(p);
-    return absl::OkStatus();
-  }
-  for (int nprobe = 1;; nprobe = std::min(nlist, nprobe * 2)) {
-    ASSIGN_OR_RETURN(OperatingPoint p,
-                     MeasurePoint(*index, split, truth, nprobe, o));
-    const bool plateau = !out->points.empty() &&
-                         p.recall - out->points.back().recall < kPlateauGain;
-    out->points.push_back(p);
-    if (nprobe == nlist || plateau || p.recall >= 1.0) break;
-  }
+  ASSIGN_OR_RETURN(ServedIndex served,
+                   BuildServedIndex(out->parsed, split.base.data.data(), n,
+                                    dim, o.metric));
+  out->train_s = served.train_s;
+  out->add_s = served.add_s;
+  out->ram_bytes = served.ram_bytes_per_vector();
+  out->disk_bytes = served.disk_bytes_per_vector();
+  out->model_bytes = served.model_bytes;
+  SweepInput in;
+  in.queries = &split.queries;
+  in.truth = &truth;
+  in.k = o.k;
+  in.confidence_z = o.confidence_z;
+  in.threads = o.threads;
+  ASSIGN_OR_RETURN(out->points, SweepOperatingPoints(*served.index, in));
   return absl::OkStatus();
 }
 
 }  // namespace
+
+std::optional<double> QpsFloor(const AdviseOptions& o) {
+  std::optional<double> floor = o.min_qps;
+  if (o.max_latency_ms) {
+    // One query per call on one thread: latency is 1 / QPS.
+    floor = std::max(floor.value_or(0.0), 1000.0 / *o.max_latency_ms);
+  }
+  return floor;
+}
 
 absl::StatusOr<AdviceReport> EvaluateCandidates(const float* sample, size_t n,
                                                 int dim,
@@ -257,8 +185,11 @@ absl::StatusOr<AdviceReport> EvaluateCandidates(const float* sample, size_t n,
 
   std::vector<AdvisorCandidate> candidates;
   if (o.candidates.empty()) {
+    // Specs whose codes alone exceed a RAM budget cannot be chosen.
+    const std::optional<double> ram_budget =
+        o.budget_of == BudgetOf::kRam ? o.max_bytes_per_vector : std::nullopt;
     candidates = MakeAdvisorCandidates(dim, split.base.rows, nq,
-                                       o.min_ivf_sample);
+                                       o.min_ivf_sample, ram_budget);
   } else {
     for (const std::string& text : o.candidates) {
       ASSIGN_OR_RETURN(IndexSpec spec, ParseIndexSpec(text));
@@ -276,6 +207,7 @@ absl::StatusOr<AdviceReport> EvaluateCandidates(const float* sample, size_t n,
   report.budget_of = o.budget_of;
   report.target_recall = o.target_recall;
   report.max_bytes = o.max_bytes_per_vector;
+  report.min_qps = QpsFloor(o);
   for (size_t i = 0; i < candidates.size(); ++i) {
     CandidateResult r;
     r.parsed = candidates[i].spec;
@@ -307,14 +239,13 @@ absl::StatusOr<AdviceReport> EvaluateCandidates(const float* sample, size_t n,
 
 absl::StatusOr<AdviceReport> Advise(const float* sample, size_t n, int dim,
                                     const AdviseOptions& o) {
-  if (!o.target_recall && !o.max_bytes_per_vector) {
+  if (!o.target_recall && !o.max_bytes_per_vector && !QpsFloor(o)) {
     return absl::InvalidArgumentError(
-        "give a target recall, a byte budget per vector, or both");
+        "give a target recall, a byte budget per vector, a QPS floor or "
+        "latency target, or several of them");
   }
   ASSIGN_OR_RETURN(AdviceReport report, EvaluateCandidates(sample, n, dim, o));
-  ASSIGN_OR_RETURN(Recommendation rec,
-                   Recommend(report.candidates, report.k, o.target_recall,
-                             o.max_bytes_per_vector, o.budget_of));
+  ASSIGN_OR_RETURN(Recommendation rec, RecommendFor(report));
   report.recommended = std::move(rec);
   return report;
 }

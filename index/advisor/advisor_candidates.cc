@@ -67,6 +67,16 @@ int AdvisorNlist(size_t n_base) {
   return std::max(16, 1 << p);
 }
 
+double EstimateRamCodeBytes(const IndexSpec& spec, int dim) {
+  const int w = spec.pca_dim > 0 ? spec.pca_dim : dim;
+  double bytes = CodecBytes(spec.codec, w);
+  if (spec.ram_refine) bytes += CodecBytes(*spec.ram_refine, dim);
+  if (spec.refine && spec.refine->kind != CodecKind::kFlat) {
+    bytes += CodecBytes(*spec.refine, dim);
+  }
+  return bytes;
+}
+
 double EstimateAdvisorCost(const IndexSpec& spec, int dim, size_t n_base,
                            size_t n_queries) {
   const double n = double(n_base);
@@ -77,16 +87,26 @@ double EstimateAdvisorCost(const IndexSpec& spec, int dim, size_t n_base,
   // Coarse k-means is one large BLAS product per iteration: cheap per
   // multiply-add compared with PQ's many small ones.
   if (spec.ivf_nlist > 0) cost += 2.5 * n * spec.ivf_nlist * w;
-  if (spec.refine) cost += 2.0 * n * dim + nq * 80.0 * dim;
-  // Searching: a recall pass and a timed single-query pass (the nprobe
-  // sweep of IVF scans about half the lists in total).
-  cost += 2.0 * nq * n * w * (spec.ivf_nlist > 0 ? 0.5 : 1.0);
+  // Refine stages: encoding, then the refine_factor sweep (and the
+  // ram_refine_factor grid) repeats the searches.
+  double searches = 1;
+  if (spec.refine) {
+    cost += 2.0 * n * dim + nq * 80.0 * dim;
+    searches = 3;
+  }
+  if (spec.ram_refine) {
+    cost += 2.0 * n * dim + nq * 400.0 * dim;
+    searches = 5;
+  }
+  // Searching: a recall pass and a timed single-query pass per setting (the
+  // nprobe sweep of IVF scans about half the lists in total).
+  cost += searches * 2.0 * nq * n * w * (spec.ivf_nlist > 0 ? 0.5 : 1.0);
   return cost;
 }
 
-std::vector<AdvisorCandidate> MakeAdvisorCandidates(int dim, size_t n_base,
-                                                    size_t n_queries,
-                                                    size_t min_ivf_sample) {
+std::vector<AdvisorCandidate> MakeAdvisorCandidates(
+    int dim, size_t n_base, size_t n_queries, size_t min_ivf_sample,
+    std::optional<double> max_ram_bytes) {
   std::vector<IndexSpec> bases;
   auto add = [&bases](int pca, CodecSpec codec) {
     IndexSpec s;
@@ -138,6 +158,14 @@ std::vector<AdvisorCandidate> MakeAdvisorCandidates(int dim, size_t n_base,
       refined.refine = Codec(r);
       specs.push_back(refined);
     }
+    // Fast scan is cheap per candidate: it can afford the many candidates a
+    // RAM tier narrows before the disk reads.
+    if (s.codec.kind == CodecKind::kPQ && s.codec.fast_scan) {
+      IndexSpec two_stage = s;
+      two_stage.ram_refine = Codec(CodecKind::kSQ8);
+      two_stage.refine = Codec(CodecKind::kFlat);
+      specs.push_back(two_stage);
+    }
   }
   if (n_base >= min_ivf_sample) {
     const int nlist = AdvisorNlist(n_base);
@@ -157,6 +185,10 @@ std::vector<AdvisorCandidate> MakeAdvisorCandidates(int dim, size_t n_base,
     c.cost = EstimateAdvisorCost(specs[i], dim, n_base, n_queries);
     // The first bases are the scalar codecs without IVF or refine.
     c.essential = i < num_essential;
+    if (!c.essential && max_ram_bytes &&
+        EstimateRamCodeBytes(c.spec, dim) > *max_ram_bytes) {
+      continue;
+    }
     out.push_back(c);
   }
   std::stable_sort(out.begin(), out.end(),

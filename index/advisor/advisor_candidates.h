@@ -11,6 +11,8 @@
 // - RQ8x8 and RQ16x8; RBQ1, RBQ2, RBQ4;
 // - each coarse one (fewer RAM bytes than SQ8) also with Refine(SQ8),
 //   Refine(FP8E4M3) and Refine(Flat);
+// - the PQ fast-scan ones also with two stages, Refine(SQ8),Refine(Flat): a
+//   RAM tier narrowing many scan candidates to few disk reads;
 // - everything again under IVF<nlist> when the sample has at least
 //   min_ivf_sample base vectors (nlist: AdvisorNlist).
 //
@@ -18,6 +20,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <vector>
 
 #include "index/codecs/index_spec.h"
@@ -39,10 +42,17 @@ int AdvisorNlist(size_t n_base);
 
 // The candidates for `dim`-dimensional vectors, essential ones first, then
 // by increasing cost. n_base and n_queries size the cost estimates; IVF
-// variants are added only when n_base >= min_ivf_sample.
-std::vector<AdvisorCandidate> MakeAdvisorCandidates(int dim, size_t n_base,
-                                                    size_t n_queries,
-                                                    size_t min_ivf_sample);
+// variants are added only when n_base >= min_ivf_sample. With a RAM budget
+// (bytes per vector), non-essential specs whose RAM codes alone exceed it
+// are left out: they could not be chosen.
+std::vector<AdvisorCandidate> MakeAdvisorCandidates(
+    int dim, size_t n_base, size_t n_queries, size_t min_ivf_sample,
+    std::optional<double> max_ram_bytes = std::nullopt);
+
+// Bytes per vector of the codes a spec keeps in RAM (index codes, the RAM
+// re-ranking tier, a last Refine stage other than Flat): a lower bound of
+// what the index's memory_bytes() gives per vector.
+double EstimateRamCodeBytes(const IndexSpec& spec, int dim);
 
 // The cost estimate of one spec (as used for the ordering above).
 double EstimateAdvisorCost(const IndexSpec& spec, int dim, size_t n_base,

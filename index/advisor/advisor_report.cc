@@ -1,28 +1,39 @@
 #include "index/advisor/advisor_report.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
+
+#include "index/advisor/served_index.h"
 
 namespace qvdb {
 namespace {
 
 std::string Knobs(const OperatingPoint& p) {
-  std::string out;
-  if (p.nprobe > 0) out += fmt::format(" at nprobe {}", p.nprobe);
+  std::vector<std::string> knobs;
+  if (p.nprobe > 0) knobs.push_back(fmt::format("nprobe {}", p.nprobe));
   if (p.refine_factor > 0) {
-    out += fmt::format("{} refine_factor {}", out.empty() ? " at" : ",",
-                       p.refine_factor);
+    knobs.push_back(fmt::format("refine_factor {}", p.refine_factor));
   }
-  return out;
+  if (p.ram_refine_factor > 0) {
+    knobs.push_back(fmt::format("ram_refine_factor {}", p.ram_refine_factor));
+  }
+  return knobs.empty() ? "" : fmt::format(" at {}", fmt::join(knobs, ", "));
 }
 
 std::string Describe(const CandidateResult& c, const OperatingPoint& p,
                      BudgetOf of) {
   return fmt::format("{}{} ({} {} bytes/vector, recall {:.4f}, lower bound "
-                     "{:.4f})",
+                     "{:.4f}, {:.0f} QPS)",
                      c.spec, Knobs(p), c.Bytes(of), BudgetOfName(of),
-                     p.recall, p.recall_lower);
+                     p.recall, p.recall_lower, p.qps);
+}
+
+std::string QpsFloorText(double min_qps) {
+  return fmt::format("{:.0f} QPS or more ({:.3g} ms per query or less, one "
+                     "query per call on one thread)",
+                     min_qps, 1000.0 / min_qps);
 }
 
 Recommendation MakeRecommendation(const std::vector<CandidateResult>& c,
@@ -34,7 +45,10 @@ Recommendation MakeRecommendation(const std::vector<CandidateResult>& c,
   rec.spec = cand.spec;
   rec.nprobe = p.nprobe;
   rec.refine_factor = p.refine_factor;
+  rec.ram_refine_factor = p.ram_refine_factor;
   rec.bytes = cand.Bytes(of);
+  rec.ram_bytes = cand.ram_bytes;
+  rec.disk_bytes = cand.disk_bytes;
   rec.recall = p.recall;
   rec.recall_lower = p.recall_lower;
   rec.qps = p.qps;
@@ -129,11 +143,11 @@ std::vector<PointRef> ParetoFront(const std::vector<CandidateResult>& c,
 absl::StatusOr<Recommendation> Recommend(
     const std::vector<CandidateResult>& c, int k,
     std::optional<double> target, std::optional<double> max_bytes,
-    BudgetOf of) {
-  if (!target && !max_bytes) {
+    BudgetOf of, std::optional<double> min_qps) {
+  if (!target && !max_bytes && !min_qps) {
     return absl::InvalidArgumentError(
         "nothing to recommend for: give a target recall, a byte budget per "
-        "vector, or both");
+        "vector, a QPS floor or latency target, or several of them");
   }
   const std::vector<PointRef> all = AllPoints(c);
   if (all.empty()) {
@@ -151,6 +165,7 @@ absl::StatusOr<Recommendation> Recommend(
   auto fits = [&](PointRef r) {
     return !max_bytes || double(bytes(r)) <= *max_bytes;
   };
+  auto fast = [&](PointRef r) { return !min_qps || get(r).qps >= *min_qps; };
   // Orders: fewest bytes, then faster, then better recall.
   auto smaller = [&](PointRef x, PointRef y) {
     if (bytes(x) != bytes(y)) return bytes(x) < bytes(y);
@@ -168,7 +183,7 @@ absl::StatusOr<Recommendation> Recommend(
 
   std::optional<PointRef> pick;
   for (PointRef r : all) {
-    if (!meets(r) || !fits(r)) continue;
+    if (!meets(r) || !fits(r) || !fast(r)) continue;
     if (!pick) {
       pick = r;
     } else if (target ? smaller(r, *pick) : better(r, *pick)) {
@@ -183,6 +198,37 @@ absl::StatusOr<Recommendation> Recommend(
                         "evaluated)",
                         skipped)
           : "";
+  if (!pick && min_qps) {
+    // Speed is what fails when the other targets alone have an answer:
+    // say how fast the best of those gets.
+    if (target || max_bytes) {
+      absl::Status rest =
+          Recommend(c, k, target, max_bytes, of, std::nullopt).status();
+      if (!rest.ok()) return rest;
+    }
+    std::optional<PointRef> fastest;
+    for (PointRef r : all) {
+      if (meets(r) && fits(r) && (!fastest || get(r).qps > get(*fastest).qps)) {
+        fastest = r;
+      }
+    }
+    std::vector<std::string> rest;
+    if (target) rest.push_back(fmt::format("{} {}", what, *target));
+    if (max_bytes) {
+      rest.push_back(fmt::format("{} {} bytes per vector", *max_bytes,
+                                 BudgetOfName(of)));
+    }
+    const std::string others =
+        rest.empty() ? "the speed target"
+                     : fmt::to_string(fmt::join(rest, " within "));
+    return absl::FailedPreconditionError(fmt::format(
+        "no candidate meets {} at {}; the fastest {}was {}. Lower the QPS "
+        "floor or raise the target latency{}{}",
+        others, QpsFloorText(*min_qps),
+        rest.empty() ? "" : "that meets the rest ",
+        Describe(c[fastest->candidate], get(*fastest), of),
+        rest.empty() ? "" : ", or relax the other targets", more_time));
+  }
   if (!pick) {
     std::optional<PointRef> best_fit, smallest_meeting;
     for (PointRef r : all) {
@@ -230,37 +276,79 @@ absl::StatusOr<Recommendation> Recommend(
   Recommendation rec = MakeRecommendation(c, *pick, of);
   const CandidateResult& pc = c[pick->candidate];
   const OperatingPoint& pp = get(*pick);
+  // What the user gets first, then why this one.
+  rec.reason = fmt::format(
+      "{}{}: {} {:.4f} (lower confidence bound {:.4f}) at {:.0f} QPS (one "
+      "query per call on one thread), {} RAM and {} disk bytes per vector.",
+      pc.spec, Knobs(pp), what, pp.recall, pp.recall_lower, pp.qps,
+      pc.ram_bytes, pc.disk_bytes);
+  std::string within;
+  if (max_bytes) {
+    within += fmt::format(" within {} {} bytes per vector", *max_bytes,
+                          BudgetOfName(of));
+  }
+  if (min_qps) within += fmt::format(" at {}", QpsFloorText(*min_qps));
   if (target) {
-    rec.reason = fmt::format(
-        "{}{} has the fewest {} bytes per vector ({}) among the specs whose "
-        "{} reaches {} on held-out queries (measured {:.4f}, lower "
-        "confidence bound {:.4f}){}.",
-        pc.spec, Knobs(pp), BudgetOfName(of), rec.bytes, what, *target,
-        pp.recall, pp.recall_lower,
-        max_bytes ? fmt::format(" and that fit in {} bytes", *max_bytes) : "");
+    rec.reason += fmt::format(
+        " It has the fewest {} bytes per vector ({}) among the specs whose "
+        "{} reaches {} on held-out queries{}.",
+        BudgetOfName(of), rec.bytes, what, *target, within);
     // The best of what is smaller shows what the extra bytes buy.
     std::optional<PointRef> below;
     for (PointRef r : all) {
-      if (bytes(r) < rec.bytes && (!below || better(r, *below))) below = r;
+      if (bytes(r) < rec.bytes && fast(r) && (!below || better(r, *below))) {
+        below = r;
+      }
     }
     if (below) {
       rec.reason += fmt::format(" The best smaller one, {}, falls short.",
                                 Describe(c[below->candidate], get(*below), of));
     }
   } else {
-    rec.reason = fmt::format(
-        "{}{} has the highest {} ({:.4f}) among the specs that fit in {} {} "
-        "bytes per vector (it takes {}).",
-        pc.spec, Knobs(pp), what, pp.recall, *max_bytes, BudgetOfName(of),
-        rec.bytes);
+    rec.reason += fmt::format(" It has the highest {} among the specs{}.",
+                              what, within);
   }
-  if (pc.parsed.refine && pc.parsed.refine->kind == CodecKind::kFlat) {
-    rec.reason += fmt::format(
-        " Refine(Flat) keeps no codes in RAM: the server re-ranks by reading "
-        "k x refine_factor float vectors from disk per query, which the QPS "
-        "measured here (in memory) does not include.");
+  if (LastStageOnDisk(pc.parsed)) {
+    rec.reason +=
+        " Its Refine(Flat) stage keeps the float32 vectors on disk: the QPS "
+        "includes reading k x refine_factor of them per query from a "
+        "page-cached file, as the server does (a cold cache is slower).";
   }
   return rec;
+}
+
+absl::StatusOr<Recommendation> RecommendFor(const AdviceReport& report) {
+  return Recommend(report.candidates, report.k, report.target_recall,
+                   report.max_bytes, report.budget_of, report.min_qps);
+}
+
+std::vector<PointRef> BestPointPerCandidate(const AdviceReport& report) {
+  std::vector<PointRef> out;
+  for (size_t i = 0; i < report.candidates.size(); ++i) {
+    const CandidateResult& c = report.candidates[i];
+    if (!c.skipped.empty() || c.points.empty()) continue;
+    PointRef best{i, 0};
+    absl::StatusOr<Recommendation> alone =
+        Recommend({c}, report.k, report.target_recall, report.max_bytes,
+                  report.budget_of, report.min_qps);
+    if (alone.ok()) {
+      best.point = alone->ref.point;
+    } else {
+      for (size_t j = 1; j < c.points.size(); ++j) {
+        const OperatingPoint& p = c.points[j];
+        const OperatingPoint& b = c.points[best.point];
+        if (p.recall > b.recall || (p.recall == b.recall && p.qps > b.qps)) {
+          best.point = j;
+        }
+      }
+    }
+    out.push_back(best);
+  }
+  std::stable_sort(out.begin(), out.end(), [&](PointRef x, PointRef y) {
+    return report.candidates[x.candidate].Bytes(report.budget_of) <
+           report.candidates[y.candidate].Bytes(report.budget_of);
+  });
+  return out;
 }
 
 }  // namespace qvdb

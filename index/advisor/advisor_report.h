@@ -3,14 +3,12 @@
 // choosing functions are pure, so one report answers many targets and the
 // rules are tested without building any index.
 //
-// Bytes per vector (docs/advisor.md, "Bytes"):
-//   RAM  = the codes the index keeps in memory: code_size(), plus the refine
-//          codes except Refine(Flat), which the server reads from the float
-//          vectors it stores on disk anyway (docs/storage.md).
-//   disk = the float32 vector (always stored, 4 d) + the codes, refine codes
-//          included except Refine(Flat); before RocksDB's compression.
+// Bytes per vector (served_index.h; docs/advisor.md, "Bytes"):
+//   RAM  = the index's memory_bytes() / n: codes, ids, RAM re-ranking codes,
+//          models; a Refine(Flat) last stage is on disk, not in it.
+//   disk = the disk tier (4 d for Refine(Flat)) + the stored row (float32
+//          vector + the codes kept with it); before RocksDB's compression.
 //   total = RAM + disk.
-// The 16 bytes of ids per vector that every spec pays alike are left out.
 //
 // Thread safety: plain values and pure functions.
 #pragma once
@@ -36,9 +34,10 @@ absl::StatusOr<BudgetOf> ParseBudgetOf(std::string_view name);
 
 // One spec searched with given knobs.
 struct OperatingPoint {
-  int nprobe = 0;         // 0: no IVF
-  int refine_factor = 0;  // 0: no refine
-  double recall = 0;      // mean recall@k over the held-out queries
+  int nprobe = 0;             // 0: no IVF
+  int refine_factor = 0;      // 0: no refine
+  int ram_refine_factor = 0;  // 0: no RAM re-ranking tier
+  double recall = 0;          // mean recall@k over the held-out queries
   // recall - z * (standard error over queries): what "meets the target"
   // is judged on, so that a recommendation holds on unseen queries too.
   double recall_lower = 0;
@@ -50,9 +49,13 @@ struct CandidateResult {
   IndexSpec parsed;
   size_t ram_bytes = 0;
   size_t disk_bytes = 0;
+  // Of ram_bytes x n_base: the models' bytes, whatever the vector count
+  // (a larger collection spreads them thinner).
+  size_t model_bytes = 0;
   double train_s = 0;
   double add_s = 0;
-  // Without IVF one point; with IVF the nprobe sweep, increasing nprobe.
+  // The knob settings measured (operating_point_sweep.h), by increasing
+  // nprobe, then ram_refine_factor, then refine_factor.
   std::vector<OperatingPoint> points;
   // Non-empty: not evaluated (time budget, sample too small, error), why.
   std::string skipped;
@@ -72,7 +75,10 @@ struct Recommendation {
   std::string spec;
   int nprobe = 0;
   int refine_factor = 0;
+  int ram_refine_factor = 0;
   size_t bytes = 0;  // in the budget's unit (BudgetOf)
+  size_t ram_bytes = 0;
+  size_t disk_bytes = 0;
   double recall = 0;
   double recall_lower = 0;
   double qps = 0;
@@ -89,6 +95,7 @@ struct AdviceReport {
   BudgetOf budget_of = BudgetOf::kRam;
   std::optional<double> target_recall;
   std::optional<double> max_bytes;
+  std::optional<double> min_qps;  // single query, one thread
   double elapsed_s = 0;
   std::vector<CandidateResult> candidates;
   // Points no other point beats on recall, bytes (budget_of) and QPS all at
@@ -106,17 +113,27 @@ struct AdviceReport {
 std::vector<PointRef> ParetoFront(const std::vector<CandidateResult>& c,
                                   BudgetOf of);
 
-// The recommended point:
-// - target only: the fewest bytes among points whose recall_lower >= target
-//   (ties: higher QPS, then higher recall);
-// - budget only: the highest recall among points within max_bytes (ties:
-//   fewer bytes, then higher QPS);
-// - both: the fewest bytes among points meeting both.
-// InvalidArgument without either; FailedPrecondition naming the best
-// reached and what to relax when no point qualifies.
+// The recommended point, among the points with qps >= min_qps (if given):
+// - with a target: the fewest bytes among points whose recall_lower >=
+//   target and within max_bytes if given (ties: higher QPS, then higher
+//   recall);
+// - without: the highest recall among points within max_bytes if given
+//   (ties: fewer bytes, then higher QPS).
+// InvalidArgument without any of target, budget and QPS floor;
+// FailedPrecondition ("no candidate meets ...") naming the best reached
+// and what to relax when no point qualifies.
 absl::StatusOr<Recommendation> Recommend(
     const std::vector<CandidateResult>& candidates, int k,
     std::optional<double> target_recall, std::optional<double> max_bytes,
-    BudgetOf of);
+    BudgetOf of, std::optional<double> min_qps = std::nullopt);
+
+// Recommend for the report's own targets.
+absl::StatusOr<Recommendation> RecommendFor(const AdviceReport& report);
+
+// One point per evaluated candidate, by increasing bytes (budget_of): the
+// one RecommendFor would pick among that candidate's points alone (its
+// best setting for the targets), or its highest recall when none of its
+// points meets them (ties: faster).
+std::vector<PointRef> BestPointPerCandidate(const AdviceReport& report);
 
 }  // namespace qvdb

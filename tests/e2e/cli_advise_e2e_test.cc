@@ -80,6 +80,44 @@ TEST_F(CliAdviseEndToEndTest, ApplyCreatesTheRecommendedCollection) {
   EXPECT_NE(o.out.find("recommended: "), std::string::npos);
 }
 
+// A RAM budget and a QPS floor: the recommendation meets both, its
+// Refine(Flat) stage counted on disk; an unreachable floor says so.
+TEST_F(CliAdviseEndToEndTest, RamBudgetAndQpsFloor) {
+  Output o = Run({"--json", "advise", "--input", file_, "--target-recall",
+                  "0.8", "--ram-budget", "40", "--min-qps", "100",
+                  "--candidates", kCandidates});
+  ASSERT_EQ(o.code, client::kExitOk) << o.err;
+  const json j = o.Json();
+  EXPECT_EQ(j["budget_of"], "ram");
+  EXPECT_EQ(j["max_bytes"], 40);
+  EXPECT_EQ(j["min_qps"], 100);
+  const json& rec = j["recommended"];
+  ASSERT_TRUE(rec.is_object()) << o.out;
+  EXPECT_LE(rec["ram_bytes"].get<double>(), 40);
+  EXPECT_GE(rec["qps"].get<double>(), 100);
+  EXPECT_GE(rec["recall_lower"].get<double>(), 0.8);
+  for (const json& c : j["candidates"]) {
+    if (c["spec"] != "PQ8x4fs,Refine(Flat)") continue;
+    // The float32 vector twice on disk (refine file, stored row), not in
+    // RAM; the refine factor is searched, not fixed.
+    EXPECT_LT(c["ram_bytes"].get<int>(), 4 * kDim);
+    EXPECT_GE(c["disk_bytes"].get<int>(), 2 * 4 * kDim);
+    EXPECT_GT(c["points"].size(), 1u);
+  }
+
+  o = Run({"advise", "--input", file_, "--target-recall", "0.8",
+           "--target-latency", "0.000001", "--candidates", kCandidates});
+  EXPECT_EQ(o.code, client::kExitFailedPrecondition) << o.err;
+  EXPECT_NE(o.err.find("no candidate meets"), std::string::npos) << o.err;
+
+  o = Run({"advise", "--input", file_, "--ram-budget", "40", "--max-bytes",
+           "40"});
+  EXPECT_EQ(o.code, client::kExitUsage) << o.err;
+  o = Run({"advise", "--input", file_, "--ram-budget", "40", "--budget-of",
+           "disk"});
+  EXPECT_EQ(o.code, client::kExitUsage) << o.err;
+}
+
 TEST_F(CliAdviseEndToEndTest, SamplesACollection) {
   Output o = Run({"collection", "create", "src", "--dim", "16"});
   ASSERT_EQ(o.code, client::kExitOk) << o.err;

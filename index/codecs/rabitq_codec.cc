@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -78,9 +79,9 @@ void BestLevels(const float* o_abs, int d, int ex, std::vector<int>* k_out) {
 }
 
 struct Factors {
-  float norm2;  // ||r||^2
-  float scale;  // ||r|| / <y, o>
-  float error;  // ||r|| sqrt(1 - cos^2) / (cos sqrt(d - 1))
+  float norm2;    // ||r||^2
+  float scale;    // ||r|| / <y, o>
+  float mean_ip;  // <r, m>
 };
 
 Factors ReadFactors(const uint8_t* code, size_t at) {
@@ -98,16 +99,21 @@ class RaBitQCodec::Distance final : public RaBitQQueryDistance {
       : codec_(codec), metric_(CodecMetric(metric)) {
     const int d = codec.dim();
     const float* mean = codec.mean_.data();
-    std::vector<float> v(query, query + d);
+    // Both metrics estimate <r, v> for the centred query v = q - m: the
+    // estimator's error grows with ||v||, and for IP the part <r, m> is
+    // exact (a per-code factor). Estimating <r, q> directly, as IP once
+    // did, pays for the mean's share of q in every estimate.
+    std::vector<float> v(d);
     double v_norm2 = 0, mean_dot = 0;
     for (int j = 0; j < d; ++j) {
-      if (metric_ == Metric::kL2) v[j] -= mean[j];
+      v[j] = query[j] - mean[j];
       v_norm2 += double(v[j]) * v[j];
       mean_dot += double(mean[j]) * query[j];
     }
     constant_ = metric_ == Metric::kL2 ? float(v_norm2) : float(mean_dot);
     radius_scale_ = kErrorEpsilon * float(std::sqrt(v_norm2)) *
-                    (metric_ == Metric::kL2 ? 2.0f : 1.0f);
+                    (metric_ == Metric::kL2 ? 2.0f : 1.0f) /
+                    float(std::sqrt(std::max(1.0, double(d - 1))));
     std::vector<float> vr(d);
     RotateRows(codec.rotation_, d, v.data(), 1, nullptr, vr.data());
     // Symmetric signed digits: |u| <= 2^(qb-1) - 1, delta from the largest.
@@ -156,8 +162,16 @@ class RaBitQCodec::Distance final : public RaBitQQueryDistance {
         const float est = f.scale * delta_ * (float(dots[i]) - offset_);
         out[start + i] = metric_ == Metric::kL2
                              ? f.norm2 + constant_ - 2.0f * est
-                             : -(constant_ + est);
-        if (radius != nullptr) radius[start + i] = radius_scale_ * f.error;
+                             : -(constant_ + f.mean_ip + est);
+        if (radius != nullptr) {
+          // error sqrt(d - 1) = ||r|| sqrt(1 - cos^2) / cos
+          //                   = sqrt(scale^2 ||y||^2 - ||r||^2).
+          const double y_norm2 = c.CodeNorm2(chunk + i * cs);
+          const double s = double(f.scale);
+          radius[start + i] =
+              radius_scale_ *
+              float(std::sqrt(std::max(0.0, s * s * y_norm2 - f.norm2)));
+        }
       }
     }
   }
@@ -168,7 +182,7 @@ class RaBitQCodec::Distance final : public RaBitQQueryDistance {
   float delta_ = 0;
   float offset_ = 0;
   float constant_ = 0;      // L2: ||q - m||^2; IP: <m, q>
-  float radius_scale_ = 0;  // epsilon_0 * ||v|| (* 2 for L2)
+  float radius_scale_ = 0;  // epsilon_0 ||q - m|| / sqrt(d - 1) (* 2 for L2)
 };
 
 RaBitQCodec::RaBitQCodec(int dim, int bits, const Options& options)
@@ -233,13 +247,14 @@ void RaBitQCodec::Rotate(const float* x, size_t n, const float* center,
   RotateRows(rotation_, dim(), x, n, center, z);
 }
 
-void RaBitQCodec::EncodeRotated(const float* z, uint8_t* code) const {
+void RaBitQCodec::EncodeRotated(const float* z, float mean_ip,
+                                uint8_t* code) const {
   const int d = dim();
   const int ex = bits_ - 1;
   std::memset(code, 0, code_size());
   double norm2 = 0;
   for (int j = 0; j < d; ++j) norm2 += double(z[j]) * z[j];
-  Factors f{float(norm2), 0.0f, 0.0f};
+  Factors f{float(norm2), 0.0f, mean_ip};
   if (!(norm2 > 0)) {  // x is the centre: any code, zero scale
     std::memcpy(code + size_t(bits_) * plane_bytes_, &f, sizeof(f));
     return;
@@ -249,11 +264,9 @@ void RaBitQCodec::EncodeRotated(const float* z, uint8_t* code) const {
   for (int j = 0; j < d; ++j) o_abs[j] = float(std::fabs(z[j]) / norm);
   std::vector<int> k;
   BestLevels(o_abs.data(), d, ex, &k);
-  double ip = 0, y_norm2 = 0;
+  double ip = 0;
   for (int j = 0; j < d; ++j) {
-    const double y = k[j] + 0.5;
-    ip += y * o_abs[j];
-    y_norm2 += y * y;
+    ip += (k[j] + 0.5) * o_abs[j];
     // c = 2^ex + k for a positive coordinate, 2^ex - 1 - k otherwise, so
     // that c - (2^b - 1) / 2 = +-(k + 1/2).
     const int c = z[j] > 0 ? (1 << ex) + k[j] : (1 << ex) - 1 - k[j];
@@ -263,10 +276,7 @@ void RaBitQCodec::EncodeRotated(const float* z, uint8_t* code) const {
           uint8_t(bit << (j & 7));
     }
   }
-  const double cos = ip / std::sqrt(y_norm2);
   f.scale = float(norm / ip);
-  f.error = float(norm * std::sqrt(std::max(0.0, 1.0 - cos * cos)) /
-                  (cos * std::sqrt(std::max(1.0, double(d - 1)))));
   std::memcpy(code + size_t(bits_) * plane_bytes_, &f, sizeof(f));
 }
 
@@ -280,7 +290,12 @@ absl::Status RaBitQCodec::DoEncode(const float* x, size_t n,
     z.resize(m * d);
     Rotate(x + start * d, m, mean_.data(), z.data());
     for (size_t i = 0; i < m; ++i) {
-      EncodeRotated(&z[i * d], codes + (start + i) * cs);
+      const float* xi = x + (start + i) * d;
+      double mean_ip = 0;  // <x - m, m>
+      for (int j = 0; j < d; ++j) {
+        mean_ip += (double(xi[j]) - mean_[j]) * double(mean_[j]);
+      }
+      EncodeRotated(&z[i * d], float(mean_ip), codes + (start + i) * cs);
     }
   }
   return absl::OkStatus();
@@ -318,6 +333,36 @@ void RaBitQCodec::Decode(const uint8_t* codes, size_t n, float* x) const {
   }
 }
 
+double RaBitQCodec::CodeNorm2(const uint8_t* code) const {
+  const int d = dim();
+  const double half = double((1 << bits_) - 1) * 0.5;
+  if (bits_ == 1) return d * half * half;
+  // ||y||^2 = sum c^2 - (2^b - 1) sum c + d half^2, with c = sum_l w_l bit_l
+  // (w_l = 2^(b-1-l)): sum c = sum_l w_l |plane_l|, sum c^2 = sum_{l,l'}
+  // w_l w_l' |plane_l & plane_l'|. Bits past d are zero.
+  const uint8_t* planes = code;
+  const size_t nb = size_t(plane_bytes_);
+  int64_t sum = 0, sum2 = 0;
+  for (int l = 0; l < bits_; ++l) {
+    const uint8_t* a = planes + size_t(l) * nb;
+    const int64_t wl = int64_t(1) << (bits_ - 1 - l);
+    int64_t count = 0;
+    for (size_t i = 0; i < nb; ++i) count += std::popcount(unsigned(a[i]));
+    sum += wl * count;
+    sum2 += wl * wl * count;
+    for (int l2 = l + 1; l2 < bits_; ++l2) {
+      const uint8_t* b = planes + size_t(l2) * nb;
+      const int64_t w2 = int64_t(1) << (bits_ - 1 - l2);
+      int64_t both = 0;
+      for (size_t i = 0; i < nb; ++i) {
+        both += std::popcount(unsigned(a[i] & b[i]));
+      }
+      sum2 += 2 * wl * w2 * both;
+    }
+  }
+  return double(sum2) - 2.0 * half * double(sum) + d * half * half;
+}
+
 std::unique_ptr<QueryDistance> RaBitQCodec::MakeQueryDistance(
     const float* query, Metric metric) const {
   return std::make_unique<Distance>(*this, query, metric);
@@ -328,8 +373,14 @@ std::unique_ptr<RaBitQQueryDistance> RaBitQCodec::MakeRaBitQQueryDistance(
   return std::make_unique<Distance>(*this, query, metric);
 }
 
+// The layout of a code's three floats, kept in the high half of the saved
+// bit count: 1 (implicit 0, before 2026-12) stored the error factor third;
+// 2 stores <r, m> there, for the inner product centred by the mean. Codes
+// of layout 1 would be scored wrongly, so their models are refused.
+constexpr uint32_t kCodeLayout = 2;
+
 void RaBitQCodec::SaveState(ByteWriter* w) const {
-  w->Put<uint32_t>(uint32_t(bits_));
+  w->Put<uint32_t>(uint32_t(bits_) | (kCodeLayout << 16));
   w->Put<uint32_t>(uint32_t(dim()));
   w->Put<uint32_t>(uint32_t(query_bits_));
   w->PutArray(mean_);
@@ -342,6 +393,15 @@ absl::Status RaBitQCodec::LoadState(ByteReader* r) {
   RETURN_IF_ERROR(r->Get(&bits));
   RETURN_IF_ERROR(r->Get(&dim_saved));
   RETURN_IF_ERROR(r->Get(&query_bits));
+  const uint32_t layout = bits >> 16;
+  bits &= 0xffff;
+  if (layout != kCodeLayout) {
+    return absl::FailedPreconditionError(fmt::format(
+        "RaBitQ model of code layout {}, this qvdb reads layout {}: its "
+        "codes would be scored wrongly; train the collection again (qvdb "
+        "train) to re-encode them",
+        layout, kCodeLayout));
+  }
   if (bits != uint32_t(bits_) || dim_saved != uint32_t(d)) {
     return absl::DataLossError(fmt::format(
         "model is RaBitQ{} for dimension {}, but this codec is {} for "

@@ -15,18 +15,21 @@
 // sign(o_j) (k_j + 1/2) with k_j = min(floor(t |o_j|), 2^(b-1) - 1), and the
 // per-vector scale t chosen to maximise cos(y, o) (the paper's critical-value
 // enumeration, from a tight start). Per vector three floats are kept:
-//   norm2 = ||r||^2, scale = ||r|| / <y, o>,
-//   error = ||r|| sqrt(1 - cos^2) / (cos sqrt(d - 1)),  cos = <y, o> / ||y||.
+//   norm2 = ||r||^2, scale = ||r|| / <y, o>, mean_ip = <r, m>.
 //
 // Estimator: for any query vector v (rotated v' = R v),
 //   <r, v> ~= scale * <y, v'>,
 // unbiased over the random rotation (b = 1; asymptotically for b > 1), and
 // in about 94% of pairs (the paper's epsilon_0 = 1.9 standard deviations;
 // measured 0.936-0.946 in rabitq_codec_test)
-//   |scale * <y, v'> - <r, v>| <= kErrorEpsilon * error * ||v||.
-// Distances (lower is better, metric.h), with q the query:
-//   L2: ||x - q||^2 ~= norm2 + ||q - m||^2 - 2 <r, q - m>   (v = q - m)
-//   IP: -<x, q>     ~= -<m, q> - <r, q>                    (v = q)
+//   |scale * <y, v'> - <r, v>| <= kErrorEpsilon * error * ||v||,
+//   error = ||r|| sqrt(1 - cos^2) / (cos sqrt(d - 1)),  cos = <y, o> / ||y||
+// (computed when asked for, from the factors and ||y|| read off the code).
+// Its error grows with ||v||, so both metrics estimate against the centred
+// query v = q - m, as Faiss's RaBitQuantizer and LanceDB's IVF_RQ do
+// (q - centroid); the mean's part of an inner product is exact:
+//   L2: ||x - q||^2 ~= norm2 + ||q - m||^2 - 2 <r, q - m>
+//   IP: -<x, q>     ~= -<m, q> - mean_ip - <r, q - m>
 // The query is quantized (asymmetric scoring): v' becomes signed integers
 // u_j = round(v'_j / delta), |u_j| <= 2^(qb-1) - 1 with delta set by
 // max |v'_j|, qb = Options::query_bits; then
@@ -37,7 +40,7 @@
 // Code layout (code_size() = b * ceil(d/8) + 12 bytes):
 //   b bit planes of ceil(d/8) bytes, most significant first (plane 0 is the
 //   sign bits: a 1-bit code is a prefix of every b-bit code's layout);
-//   float32 norm2, scale, error (little-endian).
+//   float32 norm2, scale, mean_ip (little-endian).
 //
 // Thread safety: a trained codec is immutable (codec.h); Train and LoadState
 // must not race with anything else.
@@ -132,8 +135,10 @@ class RaBitQCodec final : public Codec {
 
   // z = R (x - center) for n rows; center may be null.
   void Rotate(const float* x, size_t n, const float* center, float* z) const;
-  // Codes one rotated residual z (||z|| = ||r||).
-  void EncodeRotated(const float* z, uint8_t* code) const;
+  // Codes one rotated residual z (||z|| = ||r||); mean_ip = <r, m>.
+  void EncodeRotated(const float* z, float mean_ip, uint8_t* code) const;
+  // ||y||^2 of one code's grid values, from its bit planes.
+  double CodeNorm2(const uint8_t* code) const;
 
   const int bits_;
   const int plane_bytes_;  // ceil(dim / 8)

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -98,11 +99,12 @@ TEST(RaBitQCodecTest, SpecGrammar) {
   EXPECT_EQ((*codec)->code_size(), 2u * 2 + 12);
 }
 
-// The estimator of <r, v> (r = x - mean) is unbiased: averaged over random
-// data and rotations, the error normalised by ||r|| ||v|| has mean ~0. Its
-// per-pair spread is about 0.75 / sqrt(d) at 1 bit; the tolerance on the
-// mean is 4 standard errors of that mean plus 0.002 for the query's
-// quantization. Most errors also fall inside DistanceBounds' interval.
+// The estimator of <r, v> (r = x - mean, v = q - mean for both metrics) is
+// unbiased: averaged over random data and rotations, the error normalised by
+// ||r|| ||v|| has mean ~0. Its per-pair spread is about 0.75 / sqrt(d) at 1
+// bit; the tolerance on the mean is 4 standard errors of that mean plus 0.002
+// for the query's quantization. Most errors also fall inside DistanceBounds'
+// interval.
 TEST(RaBitQCodecTest, EstimatorIsUnbiasedAndWithinItsBound) {
   const int d = 128;
   const size_t n = 1000, nq = 20;
@@ -130,7 +132,7 @@ TEST(RaBitQCodecTest, EstimatorIsUnbiasedAndWithinItsBound) {
             double exact = 0, r_norm2 = 0, v_norm2 = 0;
             for (int j = 0; j < d; ++j) {
               const double r = xi[j] - mean[j];
-              const double v = metric == Metric::kL2 ? qk[j] - mean[j] : qk[j];
+              const double v = qk[j] - mean[j];
               r_norm2 += r * r;
               v_norm2 += v * v;
               exact += metric == Metric::kL2 ? (xi[j] - qk[j]) * (xi[j] - qk[j])
@@ -162,6 +164,45 @@ TEST(RaBitQCodecTest, EstimatorIsUnbiasedAndWithinItsBound) {
                   tolerance, coverage);
       EXPECT_LT(std::fabs(mean_err), tolerance);
       EXPECT_GT(coverage, 0.9);
+    }
+  }
+}
+
+// Regression (sap_minilm recall gap to LanceDB IVF_RQ, docs/codecs.md): IP
+// must estimate against the centred query q - m like L2, not against q. The
+// two metrics then make the same estimation error per pair (L2 carries
+// -2 <r, q - m>, IP -<r, q - m>), however far the data sit from the origin;
+// estimating <r, q> instead made IP's error grow with ||m||.
+TEST(RaBitQCodecTest, InnerProductCentresTheQuery) {
+  const int d = 64;
+  const size_t n = 200;
+  const std::vector<float> x = Gaussian(n, d, 41, 3.0f);  // ||m|| = 24
+  const std::vector<float> q = Gaussian(5, d, 42, 3.0f);
+  for (int bits : {1, 2, 4}) {
+    auto c = Trained(d, bits, x);
+    const std::vector<uint8_t> codes = EncodeAll(*c, x);
+    std::vector<float> l2(n), ip(n), l2_radius(n), ip_radius(n);
+    for (size_t k = 0; k < 5; ++k) {
+      const float* qk = &q[k * d];
+      c->MakeRaBitQQueryDistance(qk, Metric::kL2)
+          ->DistanceBounds(codes.data(), n, l2.data(), l2_radius.data());
+      c->MakeRaBitQQueryDistance(qk, Metric::kInnerProduct)
+          ->DistanceBounds(codes.data(), n, ip.data(), ip_radius.data());
+      for (size_t i = 0; i < n; ++i) {
+        const float* xi = &x[i * d];
+        double exact_l2 = 0, exact_ip = 0;
+        for (int j = 0; j < d; ++j) {
+          exact_l2 += double(xi[j] - qk[j]) * (xi[j] - qk[j]);
+          exact_ip -= double(xi[j]) * qk[j];
+        }
+        const double err_l2 = l2[i] - exact_l2, err_ip = ip[i] - exact_ip;
+        // Float rounding of IP distances of magnitude ~600; uncentred, the
+        // two errors differed by ~10.
+        EXPECT_NEAR(err_l2, 2.0 * err_ip, 2e-4 * (1.0 + std::fabs(exact_ip)))
+            << bits << " " << k << " " << i;
+        EXPECT_NEAR(l2_radius[i], 2.0f * ip_radius[i],
+                    1e-4f * (1.0f + l2_radius[i]));
+      }
     }
   }
 }
@@ -200,9 +241,10 @@ TEST(RaBitQCodecTest, EveryLevelScoresTheSame) {
       o.level = level;
       auto c = Trained(d, bits, x, o);
       const std::vector<uint8_t> codes = EncodeAll(*c, x);
-      std::vector<float> out(300 * 3);
-      for (int k = 0; k < 3; ++k) {
-        c->MakeQueryDistance(&q[k * d], Metric::kL2)
+      std::vector<float> out(300 * 6);
+      for (int k = 0; k < 6; ++k) {
+        c->MakeQueryDistance(&q[(k % 3) * d],
+                             k < 3 ? Metric::kL2 : Metric::kInnerProduct)
             ->Distances(codes.data(), 300, out.data() + k * 300);
       }
       if (ref.empty()) {
@@ -277,8 +319,17 @@ TEST(RaBitQCodecTest, LoadRejectsBadBytes) {
     std::memcpy(b.data() + at, v, size);
     return DeserializeCodec(b).status();
   };
-  const uint32_t three = 3, big = 99;
+  // The bit count's high half is the code layout (2 now).
+  const uint32_t three = 3 | (2u << 16), big = 99;
   EXPECT_EQ(corrupt(state, &three, 4).code(), absl::StatusCode::kDataLoss);
+  // A model of the codes before the centred inner product (layout 0/1) is
+  // refused, not scored wrongly.
+  const uint32_t old_layout = 2;
+  const absl::Status old = corrupt(state, &old_layout, 4);
+  EXPECT_EQ(old.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(old.message()).find("train the collection again"),
+            std::string::npos)
+      << old;
   EXPECT_EQ(corrupt(state + 4, &big, 4).code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(corrupt(state + 8, &big, 4).code(), absl::StatusCode::kDataLoss);
   const float nan = std::numeric_limits<float>::quiet_NaN(), two = 2.0f;
@@ -335,7 +386,7 @@ TEST_P(RaBitQRecallTest, AgainstRbqAtEqualBits) {
     std::printf("%s%s bits=%d RaBitQ %.3f RBQ %.3f\n", ds.name.c_str(),
                 ds.generated ? " (generated)" : "", bits, rabitq, rbq);
     // Floors a little under the measured figures (docs/codecs.md); RBQ's
-    // learned rotation is a few points ahead at 1 and 2 bits on these sets,
+    // learned rotation is a few points ahead on siftsmall at 1 and 2 bits,
     // so RaBitQ is not asserted to beat it.
     const double floor = ds.generated ? 0.3 : GetParam().floor[bits == 4 ? 2 : bits - 1];
     EXPECT_GE(rabitq, floor) << bits;
@@ -347,8 +398,37 @@ INSTANTIATE_TEST_SUITE_P(
     Datasets, RaBitQRecallTest,
     ::testing::Values(
         RecallCase{"siftsmall", testing::LoadSiftSmall, {0.50, 0.73, 0.89}},
-        RecallCase{"sap_minilm", testing::LoadSapMinilm, {0.73, 0.84, 0.94}}),
+        // 0.754 / 0.867 / 0.962 while IP estimated against the uncentred
+        // query (InnerProductCentresTheQuery).
+        RecallCase{"sap_minilm", testing::LoadSapMinilm, {0.79, 0.88, 0.95}}),
     [](const auto& info) { return std::string(info.param.name); });
+
+// Recall@10 over 16 rotation seeds (docs/codecs.md compares its spread with
+// repeated LanceDB IVF_RQ builds, whose rotation is unseeded), not run by
+// default:
+//   build/release/index/codecs/rabitq_codec_test
+//     --gtest_also_run_disabled_tests --gtest_filter='*SeedSpread*'
+TEST(RaBitQRecallTest, DISABLED_SeedSpread) {
+  for (auto load : {testing::LoadSapMinilm, testing::LoadSiftSmall}) {
+    const Dataset ds = load();
+    for (int bits : {1, 2, 4}) {
+      std::string line;
+      double sum = 0, lo = 1, hi = 0;
+      for (uint64_t seed = 1; seed <= 16; ++seed) {
+        RaBitQCodec::Options o;
+        o.seed = seed;
+        auto c = RaBitQCodec::Create(int(ds.base.cols), bits, o);
+        ASSERT_TRUE(c.ok());
+        auto r = CodecRecall(**c, ds, 10);
+        ASSERT_TRUE(r.ok()) << r.status();
+        line += fmt::format(" {:.3f}", *r);
+        sum += *r, lo = std::min(lo, *r), hi = std::max(hi, *r);
+      }
+      std::printf("%s bits=%d mean %.3f min %.3f max %.3f:%s\n",
+                  ds.name.c_str(), bits, sum / 16, lo, hi, line.c_str());
+    }
+  }
+}
 
 // Under IVF the codes are residuals to the list centroid; with every list
 // probed the search equals exact scan of those codes, and a refine factor

@@ -418,7 +418,9 @@ write_summary() {
   ((DRY_RUN)) && return 0
   local s=$OUTDIR/summary.txt f
   {
-    echo "gpu_check $(date -u +%Y-%m-%dT%H:%MZ), $(describe_commit), mode $MODE"
+    # A bundle names the commit it was built from; the device machine's
+    # own checkout may be at another commit than the files it was sent.
+    echo "gpu_check $(date -u +%Y-%m-%dT%H:%MZ), ${BUNDLE_COMMIT:-$(describe_commit)}, mode $MODE"
     echo "machine: $(nproc) cores; GPU: ${GPU_INFO:-none ($GPU_WHY)}"
     echo "steps:"
     printf '%s\n' "${STEPS[@]}"
@@ -541,6 +543,7 @@ use_bundle() {
     ln -sfn "$dir/datasets" "$dir/run/shared/datasets"
     [[ -d $dir/datasets/siftsmall ]] && SIFT_DIR=$dir/datasets/siftsmall
     cat "$dir/MANIFEST"
+    BUNDLE_COMMIT="bundle of $(head -n 1 "$dir/MANIFEST")"
     local missing
     missing=$("${LAUNCH[@]}" --list "$BIN_DIR/gpu_index_test" 2>&1 | grep 'not found' || true)
     if [[ -n $missing ]]; then

@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <initializer_list>
+#include <string>
 #include <string_view>
+#include <utility>
 
 namespace qvdb {
 namespace {
@@ -35,6 +38,24 @@ std::string Escape(std::string_view value) {
 void Header(std::string* out, std::string_view name, std::string_view type,
             std::string_view help) {
   *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+using CollectionFigures = MetricsSnapshot::Collection;
+
+// For each collection, one line per value of `label`:
+//   metric{collection="c",label="value"} n
+void PerCollectionAndLabel(
+    std::string* out, const MetricsSnapshot& s, std::string_view metric,
+    std::string_view label,
+    std::initializer_list<std::pair<const char*, uint64_t CollectionFigures::*>>
+        values) {
+  for (const auto& c : s.collections) {
+    const std::string name = Escape(c.name);
+    for (const auto& [value, field] : values) {
+      *out += fmt::format("{}{{collection=\"{}\",{}=\"{}\"}} {}\n", metric,
+                          name, label, value, c.*field);
+    }
+  }
 }
 
 }  // namespace
@@ -109,47 +130,24 @@ std::string RenderPrometheusText(const MetricsSnapshot& s) {
   Header(&out, "qvdb_collection_disk_bytes", "gauge",
          "Bytes on disk, by collection and part (RocksDB's estimate, the "
          "refine file).");
-  for (const auto& c : s.collections) {
-    const std::string name = Escape(c.name);
-    out += fmt::format(
-        "qvdb_collection_disk_bytes{{collection=\"{}\",part=\"rocksdb\"}} "
-        "{}\n",
-        name, c.storage_disk_bytes);
-    out += fmt::format(
-        "qvdb_collection_disk_bytes{{collection=\"{}\",part=\"refine_file\"}}"
-        " {}\n",
-        name, c.refine_file_bytes);
-  }
+  PerCollectionAndLabel(&out, s, "qvdb_collection_disk_bytes", "part",
+                        {{"rocksdb", &CollectionFigures::storage_disk_bytes},
+                         {"refine_file", &CollectionFigures::refine_file_bytes}});
   Header(&out, "qvdb_refine_reads_total", "counter",
          "Re-ranking records read from the disk tier, by collection and "
          "source (the refine file, or a RocksDB point read).");
-  for (const auto& c : s.collections) {
-    const std::string name = Escape(c.name);
-    out += fmt::format(
-        "qvdb_refine_reads_total{{collection=\"{}\",source=\"refine_file\"}} "
-        "{}\n",
-        name, c.refine_reads_from_file);
-    out += fmt::format(
-        "qvdb_refine_reads_total{{collection=\"{}\",source=\"rocksdb\"}} "
-        "{}\n",
-        name, c.refine_reads_from_storage);
-  }
+  PerCollectionAndLabel(
+      &out, s, "qvdb_refine_reads_total", "source",
+      {{"refine_file", &CollectionFigures::refine_reads_from_file},
+       {"rocksdb", &CollectionFigures::refine_reads_from_storage}});
 
   Header(&out, "qvdb_refine_candidates_total", "counter",
          "Candidates re-scored by each Refine stage, by collection and "
          "stage (ram: the RAM tier of two stages; last: the last stage, on "
          "disk for Refine(Flat)).");
-  for (const auto& c : s.collections) {
-    const std::string name = Escape(c.name);
-    out += fmt::format(
-        "qvdb_refine_candidates_total{{collection=\"{}\",stage=\"ram\"}} "
-        "{}\n",
-        name, c.ram_refine_scored);
-    out += fmt::format(
-        "qvdb_refine_candidates_total{{collection=\"{}\",stage=\"last\"}} "
-        "{}\n",
-        name, c.refine_scored);
-  }
+  PerCollectionAndLabel(&out, s, "qvdb_refine_candidates_total", "stage",
+                        {{"ram", &CollectionFigures::ram_refine_scored},
+                         {"last", &CollectionFigures::refine_scored}});
 
   Header(&out, "process_resident_memory_bytes", "gauge",
          "Resident memory of the server process.");

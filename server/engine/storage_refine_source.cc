@@ -41,11 +41,14 @@ absl::Status StorageRefineSource::AttachFile(const std::string& path,
     absl::MutexLock lock(&write_mu_);
     rebuilding_ = true;
   }
-  if (counts.live_rows <= sync_rebuild_max_rows) return RebuildOrGiveUp();
+  const uint64_t slots = counts.next_internal_id;
+  if (counts.live_rows <= sync_rebuild_max_rows) {
+    return RebuildOrGiveUp(slots);
+  }
   // A crash left a large file untrusted: answer from RocksDB meanwhile
   // rather than keep the server closed (issue 12: up within 2 s at 1M).
-  rebuild_thread_ = std::thread([this] {
-    if (auto st = RebuildOrGiveUp(); !st.ok() && !absl::IsCancelled(st)) {
+  rebuild_thread_ = std::thread([this, slots] {
+    if (auto st = RebuildOrGiveUp(slots); !st.ok() && !absl::IsCancelled(st)) {
       spdlog::warn(
           "collection \"{}\": refine file not rebuilt ({}); re-ranking reads "
           "RocksDB until the next load",
@@ -55,8 +58,8 @@ absl::Status StorageRefineSource::AttachFile(const std::string& path,
   return absl::OkStatus();
 }
 
-absl::Status StorageRefineSource::RebuildOrGiveUp() {
-  absl::Status st = Rebuild();
+absl::Status StorageRefineSource::RebuildOrGiveUp(uint64_t slots) {
+  absl::Status st = Rebuild(slots);
   if (!st.ok()) {
     // The file stays unready (and "not clean" on disk); writes stop being
     // tracked.
@@ -79,14 +82,13 @@ void StorageRefineSource::ToRecord(const void* vector, uint8_t* record) const {
   }
 }
 
-absl::Status StorageRefineSource::Rebuild() {
+absl::Status StorageRefineSource::Rebuild(uint64_t slots) {
   const auto t0 = std::chrono::steady_clock::now();
   const size_t bytes = size_t(dim_) * sizeof(float);
   uint64_t rows = 0;
-  ASSIGN_OR_RETURN(CollectionCounts counts, storage_->Counts(collection_));
   {
     absl::MutexLock lock(&write_mu_);
-    RETURN_IF_ERROR(file_->Reserve(counts.next_internal_id));
+    RETURN_IF_ERROR(file_->Reserve(slots));
   }
   // Records go to the file in batches, each under the write lock once.
   constexpr size_t kBatch = 4096;

@@ -89,11 +89,13 @@ class StorageRefineSource final : public RefineCodeSource {
   Counters counters() const;
 
  private:
-  // Refills the file from storage; a record the collection wrote since the
-  // rebuild began (touched_) is skipped. Then marks the file ready.
-  absl::Status Rebuild();
+  // Refills the file from storage, grown once to `slots` records (the
+  // collection's next internal id when the rebuild began; later writes
+  // grow it themselves); a record the collection wrote since the rebuild
+  // began (touched_) is skipped. Then marks the file ready.
+  absl::Status Rebuild(uint64_t slots);
   // Rebuild; on failure stops tracking writes (the file stays unready).
-  absl::Status RebuildOrGiveUp();
+  absl::Status RebuildOrGiveUp(uint64_t slots);
   void StopRebuild();
   // A stored float32 vector as its record: copied, unit length for cosine.
   void ToRecord(const void* vector, uint8_t* record) const;

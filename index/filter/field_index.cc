@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "base/status_macros.h"
+
 namespace qvdb {
 namespace {
 
@@ -21,25 +23,6 @@ std::string KeyOf(const FieldValue& v) {
   return std::get<std::string>(v);
 }
 
-template <typename T>
-bool Satisfies(T value, FilterExpr::Op op, T bound) {
-  switch (op) {
-    case FilterExpr::Op::kEq:
-      return value == bound;
-    case FilterExpr::Op::kNe:
-      return value != bound;
-    case FilterExpr::Op::kLt:
-      return value < bound;
-    case FilterExpr::Op::kLe:
-      return value <= bound;
-    case FilterExpr::Op::kGt:
-      return value > bound;
-    case FilterExpr::Op::kGe:
-      return value >= bound;
-  }
-  return false;
-}
-
 // The rows of `present` whose column value passes `test`: one linear pass
 // over the column (vectorisable; iterating the bitmap costs 4x more), then
 // the stale values of rows without one (deleted, or absent) are dropped by
@@ -55,6 +38,48 @@ Roaring ScanColumn(const Roaring& present, const std::vector<T>& column,
   out.addMany(hits.size(), hits.data());  // ascending: the fast path
   out &= present;
   return out;
+}
+
+// The range of values `op bound` selects; kNe is the caller's (a
+// complement of kEq).
+template <typename T>
+typename NumericColumn<T>::Range RangeOf(FilterExpr::Op op, T bound) {
+  typename NumericColumn<T>::Range r;
+  switch (op) {
+    case FilterExpr::Op::kEq:
+    case FilterExpr::Op::kNe:
+      r.lo = r.hi = bound;
+      break;
+    case FilterExpr::Op::kLt:
+      r.hi = bound;
+      r.hi_inclusive = false;
+      break;
+    case FilterExpr::Op::kLe:
+      r.hi = bound;
+      break;
+    case FilterExpr::Op::kGt:
+      r.lo = bound;
+      r.lo_inclusive = false;
+      break;
+    case FilterExpr::Op::kGe:
+      r.lo = bound;
+      break;
+  }
+  return r;
+}
+
+template <typename T>
+Roaring SelectFrom(const NumericColumn<T>& column, const FilterExpr& expr) {
+  if (expr.kind == FilterExpr::Kind::kIn) {
+    Roaring out;
+    for (const FieldValue& v : expr.values) {
+      out |= column.Select(RangeOf(FilterExpr::Op::kEq, std::get<T>(v)));
+    }
+    return out;
+  }
+  const T bound = std::get<T>(expr.values[0]);
+  Roaring out = column.Select(RangeOf(expr.op, bound));
+  return expr.op == FilterExpr::Op::kNe ? column.present() - out : out;
 }
 
 template <typename T>
@@ -115,9 +140,9 @@ absl::Status FieldIndex::Set(int64_t id, const RowValues& values) {
       Put(f.keyword_column, row, value, kNoValue);
       if (spec.indexed) f.rows_with[value].add(row);
     } else if (IsIntegral(spec.type)) {
-      Put(f.int_column, row, std::get<int64_t>(values[i][0]), int64_t{0});
+      f.ints.Set(row, std::get<int64_t>(values[i][0]));
     } else {
-      Put(f.double_column, row, std::get<double>(values[i][0]), 0.0);
+      f.doubles.Set(row, std::get<double>(values[i][0]));
     }
   }
   live_.add(row);
@@ -142,14 +167,90 @@ void FieldIndex::Remove(int64_t id) {
     } else if (IsKeywordLike(spec.type)) {
       if (spec.indexed) f.rows_with[f.keyword_column[row]].remove(row);
       f.keyword_column[row] = kNoValue;
+    } else if (IsIntegral(spec.type)) {
+      f.ints.Clear(row);
+    } else {
+      f.doubles.Clear(row);
     }
-    // Numeric columns: `present` alone says whether the value counts.
   }
   live_.remove(row);
   if (live_.isEmpty()) {
     // Nothing left: hand back the columns and dictionaries too.
     std::vector<PerField>(fields_.size()).swap(fields_);
   }
+}
+
+void FieldIndex::LoadLiveRows(const Roaring& rows) { live_ |= rows; }
+
+absl::StatusOr<const FieldSpec*> FieldIndex::LoadTarget(size_t field,
+                                                        bool numeric) const {
+  if (field >= fields_.size()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "field number {} is beyond the schema's {} fields", field,
+        fields_.size()));
+  }
+  const FieldSpec& spec = schema_.fields()[field];
+  if (IsKeywordLike(spec.type) == numeric) {
+    return absl::InvalidArgumentError(
+        fmt::format("field \"{}\" is {}, not {}", spec.name,
+                    FieldTypeName(spec.type),
+                    numeric ? "a number" : "keyword-like"));
+  }
+  return &spec;
+}
+
+absl::Status FieldIndex::LoadKeyword(size_t field, const FieldValue& value,
+                                     const Roaring& rows) {
+  ASSIGN_OR_RETURN(const FieldSpec* spec, LoadTarget(field, false));
+  const bool is_bool = spec->type == FieldType::kBool;
+  if (std::holds_alternative<bool>(value) != is_bool ||
+      !(is_bool || std::holds_alternative<std::string>(value))) {
+    return absl::InvalidArgumentError(fmt::format(
+        "field \"{}\": a value of the wrong type", spec->name));
+  }
+  PerField& f = fields_[field];
+  const uint32_t id = DictId(f, value);
+  f.present |= rows;
+  if (spec->indexed) f.rows_with[id] |= rows;
+  for (uint32_t row : rows) {
+    if (spec->type == FieldType::kKeywordList) {
+      std::vector<uint32_t>& tags = f.tags[row];
+      tags.insert(std::lower_bound(tags.begin(), tags.end(), id), id);
+    } else {
+      Put(f.keyword_column, row, id, kNoValue);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FieldIndex::LoadNumbers(size_t field,
+                                     std::span<const uint32_t> rows,
+                                     std::span<const FieldValue> values) {
+  ASSIGN_OR_RETURN(const FieldSpec* spec, LoadTarget(field, true));
+  if (rows.size() != values.size()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{} rows but {} values for field \"{}\"", rows.size(), values.size(),
+        spec->name));
+  }
+  PerField& f = fields_[field];
+  auto load = [&](auto& column, auto zero) -> absl::Status {
+    using T = decltype(zero);
+    std::vector<T> numbers(values.size());
+    for (size_t i = 0; i < values.size(); ++i) {
+      const T* v = std::get_if<T>(&values[i]);
+      if (v == nullptr) {
+        return absl::InvalidArgumentError(fmt::format(
+            "field \"{}\": a value of the wrong type", spec->name));
+      }
+      numbers[i] = *v;
+    }
+    column.Load(rows, std::span<const T>(numbers));
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(IsIntegral(spec->type) ? load(f.ints, int64_t{0})
+                                         : load(f.doubles, 0.0));
+  for (uint32_t row : rows) f.present.add(row);
+  return absl::OkStatus();
 }
 
 Roaring FieldIndex::RowsWith(size_t field, uint32_t value) const {
@@ -168,34 +269,10 @@ Roaring FieldIndex::RowsWith(size_t field, uint32_t value) const {
                     [value](uint32_t v) { return v == value; });
 }
 
-Roaring FieldIndex::ScanNumbers(size_t field, const FilterExpr& expr) const {
+Roaring FieldIndex::SelectNumbers(size_t field, const FilterExpr& expr) const {
   const PerField& f = fields_[field];
-  if (IsIntegral(schema_.fields()[field].type)) {
-    if (expr.kind == FilterExpr::Kind::kIn) {
-      std::vector<int64_t> set;
-      for (const FieldValue& v : expr.values) set.push_back(std::get<int64_t>(v));
-      std::sort(set.begin(), set.end());
-      return ScanColumn(f.present, f.int_column, [&](int64_t v) {
-        return std::binary_search(set.begin(), set.end(), v);
-      });
-    }
-    const int64_t bound = std::get<int64_t>(expr.values[0]);
-    return ScanColumn(f.present, f.int_column, [&](int64_t v) {
-      return Satisfies(v, expr.op, bound);
-    });
-  }
-  if (expr.kind == FilterExpr::Kind::kIn) {
-    std::vector<double> set;
-    for (const FieldValue& v : expr.values) set.push_back(std::get<double>(v));
-    std::sort(set.begin(), set.end());
-    return ScanColumn(f.present, f.double_column, [&](double v) {
-      return std::binary_search(set.begin(), set.end(), v);
-    });
-  }
-  const double bound = std::get<double>(expr.values[0]);
-  return ScanColumn(f.present, f.double_column, [&](double v) {
-    return Satisfies(v, expr.op, bound);
-  });
+  return IsIntegral(schema_.fields()[field].type) ? SelectFrom(f.ints, expr)
+                                                  : SelectFrom(f.doubles, expr);
 }
 
 Roaring FieldIndex::Leaf(const FilterExpr& expr) const {
@@ -207,9 +284,9 @@ Roaring FieldIndex::Leaf(const FilterExpr& expr) const {
     if (expr.kind == Kind::kIn && expr.negated_in) {
       FilterExpr in = expr;
       in.negated_in = false;
-      return f.present - ScanNumbers(field, in);
+      return f.present - SelectNumbers(field, in);
     }
-    return ScanNumbers(field, expr);
+    return SelectNumbers(field, expr);
   }
   // Keyword-like: `=` and `in` are lookups; `!=` and `not in` are "has the
   // field and no value equals", i.e. the complement within `present`.
@@ -253,8 +330,7 @@ size_t FieldIndex::memory_bytes() const {
     for (const std::string& v : f.dict_values) bytes += 2 * v.size() + 64;
     for (const Roaring& bm : f.rows_with) bytes += bm.getSizeInBytes();
     bytes += f.keyword_column.capacity() * sizeof(uint32_t) +
-             f.int_column.capacity() * sizeof(int64_t) +
-             f.double_column.capacity() * sizeof(double);
+             f.ints.memory_bytes() + f.doubles.memory_bytes();
     for (const auto& [row, tags] : f.tags) {
       bytes += 48 + tags.capacity() * sizeof(uint32_t);
     }

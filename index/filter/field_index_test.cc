@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <string>
 
@@ -119,6 +120,113 @@ TEST(FieldIndexTest, ATagListedTwiceIsRemovedOnce) {
   ASSERT_TRUE(index.Set(1, row).ok());
   index.Remove(1);
   EXPECT_EQ(index.live_rows(), 0u);
+}
+
+// The ordered index and the column scan select the same rows through
+// sets, changes and clears, for narrow and wide ranges on many distinct
+// values (the case the ordered index is for).
+TEST(NumericColumnTest, OrderedIndexAgreesWithTheScan) {
+  NumericColumn<int64_t> column;
+  std::mt19937 rng(5);
+  std::map<uint32_t, int64_t> truth;
+  for (int step = 0; step < 20000; ++step) {
+    const uint32_t row = rng() % 5000;
+    if (rng() % 5 == 0) {
+      column.Clear(row);
+      truth.erase(row);
+    } else {
+      const int64_t v = int64_t(rng() % 100000) - 50000;
+      column.Set(row, v);
+      truth[row] = v;
+    }
+  }
+  for (int trial = 0; trial < 200; ++trial) {
+    NumericColumn<int64_t>::Range r;
+    r.lo = int64_t(rng() % 100000) - 50000;
+    r.hi = r.lo + int64_t(rng() % (trial % 2 ? 200 : 60000));
+    r.lo_inclusive = rng() % 2;
+    r.hi_inclusive = rng() % 2;
+    Roaring want;
+    for (const auto& [row, v] : truth) {
+      if (r.Contains(v)) want.add(row);
+    }
+    EXPECT_EQ(column.SelectByOrder(r), want) << r.lo << ".." << r.hi;
+    EXPECT_EQ(column.SelectByScan(r), want) << r.lo << ".." << r.hi;
+    EXPECT_EQ(column.Select(r), want) << r.lo << ".." << r.hi;
+  }
+}
+
+// A value set, changed away and set back is listed once.
+TEST(NumericColumnTest, ARowSetBackToAValueIsSelectedOnce) {
+  NumericColumn<double> column;
+  column.Set(7, 1.5);
+  column.Set(7, 2.5);
+  column.Set(7, 1.5);
+  NumericColumn<double>::Range r;
+  r.lo = r.hi = 1.5;
+  EXPECT_EQ(column.SelectByOrder(r).cardinality(), 1u);
+  r.lo = r.hi = 2.5;
+  EXPECT_TRUE(column.SelectByOrder(r).isEmpty());
+}
+
+// Loading from postings builds the same index as a Set per row: every
+// filter selects the same rows.
+TEST(FieldIndexTest, BulkLoadingEqualsSettingRowByRow) {
+  const FieldSchema schema = Schema();
+  FieldIndex by_set(schema), loaded(schema);
+  std::mt19937 rng(17);
+  Roaring live;
+  std::map<std::pair<size_t, std::string>, Roaring> keywords;
+  std::map<size_t, std::vector<std::pair<uint32_t, FieldValue>>> numbers;
+  for (uint32_t row = 0; row < 3000; row += 1 + rng() % 3) {
+    const RowValues r = RandomRow(rng);
+    ASSERT_TRUE(by_set.Set(row, r).ok());
+    live.add(row);
+    for (size_t f = 0; f < r.size(); ++f) {
+      for (const FieldValue& v : r[f]) {
+        if (f == 1 || f == 2) {
+          numbers[f].push_back({row, v});
+        } else if (const bool* b = std::get_if<bool>(&v)) {
+          keywords[{f, *b ? "true" : "false"}].add(row);
+        } else {
+          keywords[{f, std::get<std::string>(v)}].add(row);
+        }
+      }
+    }
+  }
+  loaded.LoadLiveRows(live);
+  for (const auto& [key, rows] : keywords) {
+    const FieldValue v = key.first == 3 ? FieldValue(key.second == "true")
+                                        : FieldValue(key.second);
+    ASSERT_TRUE(loaded.LoadKeyword(key.first, v, rows).ok());
+  }
+  for (const auto& [f, pairs] : numbers) {
+    std::vector<uint32_t> rows;
+    std::vector<FieldValue> values;
+    for (const auto& [row, v] : pairs) {
+      rows.push_back(row);
+      values.push_back(v);
+    }
+    ASSERT_TRUE(loaded.LoadNumbers(f, rows, values).ok());
+  }
+  EXPECT_FALSE(loaded.LoadNumbers(0, {}, {}).ok());  // a keyword field
+  EXPECT_FALSE(loaded.LoadKeyword(1, FieldValue(std::string("x")), live).ok());
+  for (const char* text :
+       {R"(lang = "en")", R"(lang != "de")", "year >= 2020", "year != 2017",
+        "score < 0.3", "public = true", R"(tags in ("api", "faq"))",
+        R"(not tags = "blog")", "exists(year) and not exists(lang)"}) {
+    auto expr = ParseFilter(text, schema);
+    ASSERT_TRUE(expr.ok()) << text;
+    EXPECT_EQ(loaded.Evaluate(*expr), by_set.Evaluate(*expr)) << text;
+  }
+  // And it keeps working as an ordinary index after the load.
+  RowValues moved(5);
+  moved[1] = {FieldValue(int64_t{1999})};
+  ASSERT_TRUE(loaded.Set(0, moved).ok());
+  ASSERT_TRUE(by_set.Set(0, moved).ok());
+  auto expr = ParseFilter("year < 2000", schema);
+  EXPECT_EQ(loaded.Evaluate(*expr), by_set.Evaluate(*expr));
+  EXPECT_EQ(loaded.Evaluate(*expr).cardinality(), 1u);
 }
 
 TEST(FieldIndexTest, RoaringIdFilterTestsMembership) {

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -110,6 +111,16 @@ class VectorIndex {
 
   virtual absl::StatusOr<SearchResults> Search(
       const float* queries, size_t nq, const SearchParams& params) const = 0;
+
+  // The k nearest of the rows `ids` only, for a filter that few rows pass:
+  // every one of them is scored, by the first Refine stage's codes (the RAM
+  // tier) when the spec has Refine, else by the codec's exact distance,
+  // then re-ranked by the stages after it as a search's candidates are.
+  // Ids the index does not hold are skipped. Costs a code read per row, so
+  // callers keep `ids` to the few (docs/filter.md).
+  virtual absl::StatusOr<SearchResults> SearchAmong(
+      const float* queries, size_t nq, std::span<const int64_t> ids,
+      const SearchParams& params) const = 0;
 
   // Refine codes then come from `source` instead of RAM (nullptr: RAM).
   virtual void SetRefineCodeSource(const RefineCodeSource* source) = 0;

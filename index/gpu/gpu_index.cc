@@ -151,6 +151,14 @@ class GpuIndex final : public VectorIndex {
                              *keep, params);
   }
 
+  // A few rows' codes: the CPU's RAM copies serve it.
+  absl::StatusOr<SearchResults> SearchAmong(
+      const float* queries, size_t nq, std::span<const int64_t> ids,
+      const SearchParams& params) const override {
+    std::shared_lock lock(mu_);
+    return cpu_->SearchAmong(queries, nq, ids, params);
+  }
+
   void SetRefineCodeSource(const RefineCodeSource* source) override {
     std::unique_lock lock(mu_);
     cpu_->SetRefineCodeSource(source);

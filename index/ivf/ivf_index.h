@@ -59,6 +59,9 @@ class IvfIndex final : public VectorIndex {
   absl::StatusOr<SearchResults> Search(
       const float* queries, size_t nq,
       const SearchParams& params) const override;
+  absl::StatusOr<SearchResults> SearchAmong(
+      const float* queries, size_t nq, std::span<const int64_t> ids,
+      const SearchParams& params) const override;
   void SetRefineCodeSource(const RefineCodeSource* source) override;
   std::string SerializeModel() const override;
   absl::Status LoadModel(std::string_view bytes) override;
@@ -138,6 +141,10 @@ class IvfIndex final : public VectorIndex {
   int RefineStage(const Codec& codec, const IdCodes& codes,
                    const RefineCodeSource* source, const float* query,
                    TopK* in, SearchScratch* s, TopK* out) const;
+  // SearchAmong's work, under the shared lock.
+  void ScoreAmong(const float* queries, size_t nq,
+                  std::span<const int64_t> ids, const SearchParams& params,
+                  SearchResults* r) const;
   // Rebuilds pq_tables_ from the trained codec and centroids.
   void BuildPqTables();
   absl::Status CheckQueryable(size_t nq, const SearchParams& params) const;

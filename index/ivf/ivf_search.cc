@@ -450,32 +450,38 @@ int IvfIndex::RefineStage(const Codec& codec, const IdCodes& codes,
   const size_t rcs = codec.code_size();
   auto rqd = codec.MakeQueryDistance(query, CodecMetric(metric_));
   // The candidates' codes, gathered into one buffer (from RAM, or from the
-  // source, e.g. disk) and scored in one call. Gathering is a loop of
+  // source, e.g. disk) and scored in one call per chunk (chunks bound the
+  // buffer when SearchAmong passes many rows). Gathering is a loop of
   // independent copies, so the out-of-order core overlaps the candidates'
   // cache misses; a prefetch a few candidates ahead helps it across
   // iterations.
-  s->codes.resize(nc * rcs);
-  s->found.assign(nc, true);
-  s->exact.resize(nc);
-  if (source) {
-    source->Fetch(s->cand.data(), nc, s->codes.data(), &s->found);
-  } else {
-    constexpr int kAhead = 8;
-    for (int i = 0; i < std::min(nc, kAhead); ++i) codes.Prefetch(s->cand[i]);
-    for (int i = 0; i < nc; ++i) {
-      if (i + kAhead < nc) codes.Prefetch(s->cand[i + kAhead]);
-      // Ids outside the codes held were never added with a refine code.
-      if (const uint8_t* code = codes.Get(s->cand[i])) {
-        std::memcpy(&s->codes[i * rcs], code, rcs);
-      } else {
-        std::memset(&s->codes[i * rcs], 0, rcs);
-        s->found[i] = false;
+  constexpr int kChunk = 4096;
+  for (int begin = 0; begin < nc; begin += kChunk) {
+    const int n = std::min(kChunk, nc - begin);
+    const int64_t* cand = &s->cand[begin];
+    s->codes.resize(n * rcs);
+    s->found.assign(n, true);
+    s->exact.resize(n);
+    if (source) {
+      source->Fetch(cand, n, s->codes.data(), &s->found);
+    } else {
+      constexpr int kAhead = 8;
+      for (int i = 0; i < std::min(n, kAhead); ++i) codes.Prefetch(cand[i]);
+      for (int i = 0; i < n; ++i) {
+        if (i + kAhead < n) codes.Prefetch(cand[i + kAhead]);
+        // Ids outside the codes held were never added with a refine code.
+        if (const uint8_t* code = codes.Get(cand[i])) {
+          std::memcpy(&s->codes[i * rcs], code, rcs);
+        } else {
+          std::memset(&s->codes[i * rcs], 0, rcs);
+          s->found[i] = false;
+        }
       }
     }
-  }
-  rqd->Distances(s->codes.data(), nc, s->exact.data());
-  for (int i = 0; i < nc; ++i) {
-    if (s->found[i]) out->Push(s->exact[i], s->cand[i]);
+    rqd->Distances(s->codes.data(), n, s->exact.data());
+    for (int i = 0; i < n; ++i) {
+      if (s->found[i]) out->Push(s->exact[i], cand[i]);
+    }
   }
   return nc;
 }

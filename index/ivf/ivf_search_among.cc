@@ -1,0 +1,73 @@
+// IvfIndex::SearchAmong: the k nearest of given rows only, for a filter
+// that few rows pass (docs/filter.md, "Search under a filter").
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <new>
+#include <utility>
+
+#include "base/status_macros.h"
+#include "index/ivf/ivf_index.h"
+#include "index/ivf/ivf_index_internal.h"
+#include "index/ivf/ivf_search_scratch.h"
+
+namespace qvdb {
+
+absl::StatusOr<SearchResults> IvfIndex::SearchAmong(
+    const float* queries, size_t nq, std::span<const int64_t> ids,
+    const SearchParams& params) const {
+  RETURN_IF_ERROR(CheckQueryable(nq, params));
+  RETURN_IF_ERROR(CheckFinite(queries, nq, dim_));
+  SearchResults r;
+  r.k = params.k;
+  r.ids.assign(nq * params.k, -1);
+  r.distances.assign(nq * params.k, std::numeric_limits<float>::infinity());
+  if (nq == 0 || ids.empty()) return r;
+  // bad_alloc must not leave this call: it would terminate the server.
+  try {
+    ScoreAmong(queries, nq, ids, params, &r);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(fmt::format(
+        "out of memory scoring {} rows for {} queries", ids.size(), nq));
+  }
+  return r;
+}
+
+void IvfIndex::ScoreAmong(const float* queries, size_t nq,
+                          std::span<const int64_t> ids,
+                          const SearchParams& params, SearchResults* r) const {
+  std::shared_lock lock(mu_);
+  // Only rows the index holds: an id deleted since the caller chose it has
+  // no codes (and a stale RAM code must not bring it back).
+  std::vector<int64_t> held;
+  held.reserve(ids.size());
+  for (int64_t id : ids) {
+    if (lists_.Contains(id)) held.push_back(id);
+  }
+  std::unique_ptr<SearchScratch> s = AcquireScratch();
+  std::vector<float> raw, work, constant;
+  PrepareQueries(queries, nq, &raw, &work, &constant);
+  TopK all(std::max<int>(int(held.size()), 1));
+  for (size_t q = 0; q < nq; ++q) {
+    // Every held row is a candidate; the Refine stages (the RAM tier
+    // first, when there is one) or the codec's exact distance score them,
+    // as they score a scan's candidates.
+    all.Reset(std::max<int>(int(held.size()), 1));
+    for (int64_t id : held) all.Push(0.0f, id);
+    int64_t* out_ids = &r->ids[q * params.k];
+    float* out_distances = &r->distances[q * params.k];
+    if (refine_) {
+      Refine(&raw[q * dim_], &all, params.k, params.refine_factor, s.get(),
+             out_ids, out_distances);
+    } else {
+      Rescore(&work[q * work_dim_], constant[q], &all, params.k, s.get(),
+              out_ids, out_distances);
+    }
+  }
+  r->ram_refine_scored = std::exchange(s->ram_refine_scored, 0);
+  r->refine_scored = std::exchange(s->refine_scored, 0);
+  ReleaseScratch(std::move(s));
+}
+
+}  // namespace qvdb

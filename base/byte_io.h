@@ -73,7 +73,9 @@ class ByteReader {
     }
     if (n > in_.size() / sizeof(T)) return Truncated(n * sizeof(T));
     v->resize(n);
-    std::memcpy(v->data(), in_.data(), n * sizeof(T));
+    // An empty vector's data() may be null, and memcpy from or to null is
+    // undefined even for 0 bytes (UBSan, fuzz/ivf_model_fuzzer).
+    if (n > 0) std::memcpy(v->data(), in_.data(), n * sizeof(T));
     in_.remove_prefix(n * sizeof(T));
     return absl::OkStatus();
   }

@@ -17,8 +17,9 @@ PACKAGES=(
   # XXH3 checksums of refine-file records (storage/refine_file.cc): about
   # 20x faster than zlib's crc32 on a 512-byte record, on the search path.
   libxxhash-dev
-  # Fuzzers (tests/fuzz, docs/testing.md): clang 14, its libFuzzer and
-  # sanitizer runtimes, and the OpenMP runtime clang links.
+  # Sanitizer and fuzz stages (scripts/test.sh --all, docs/testing.md):
+  # clang 14, its libFuzzer and sanitizer runtimes, and the OpenMP runtime
+  # clang links (with libarcher, which annotates OpenMP for TSan).
   clang-14 libclang-rt-14-dev libomp-14-dev
   # The Python client (client/python, docs/python.md) and its tests: the
   # runtime, the stub compiler (grpc_tools; protoc's grpc_python_plugin comes

@@ -6,6 +6,10 @@
 #include <cstdlib>
 #include <string>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 namespace qvdb {
 namespace {
 
@@ -29,7 +33,10 @@ CpuExtensions DetectCpuExtensions() {
   CpuExtensions e;
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
-  e.f16c = __builtin_cpu_supports("f16c");
+  // CPUID leaf 1, ECX bit 29: clang 14's __builtin_cpu_supports has no
+  // "f16c" (the sanitizer and fuzz builds use clang 14).
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  e.f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
   e.avx512_vbmi = __builtin_cpu_supports("avx512vbmi");
   e.avx512_vpopcntdq = __builtin_cpu_supports("avx512vpopcntdq");
 #endif

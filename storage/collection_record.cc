@@ -70,6 +70,7 @@ std::string EncodeCollectionRecord(const CollectionRecord& r) {
   w.Put<uint64_t>(r.model_version);
   w.Put<uint64_t>(r.pending_model_version);
   if (r.format_version >= 2) w.PutString(r.field_schema);
+  if (r.format_version >= 3) w.Put<uint32_t>(r.postings_fields);
   return w.Release();
 }
 
@@ -99,6 +100,7 @@ absl::StatusOr<CollectionRecord> DecodeCollectionRecord(
   if (st.ok()) st = r.Get(&out.model_version);
   if (st.ok()) st = r.Get(&out.pending_model_version);
   if (st.ok() && out.format_version >= 2) st = r.GetString(&out.field_schema);
+  if (st.ok() && out.format_version >= 3) st = r.Get(&out.postings_fields);
   if (!st.ok()) return Damaged(st);
   if (r.remaining() != 0) {
     return Damaged(

@@ -25,8 +25,8 @@ enum class CollectionState : uint8_t {
 std::string_view CollectionStateName(CollectionState state);
 
 // Version of the record's encoding; readers refuse newer ones.
-// Version 2 added field_schema.
-inline constexpr uint32_t kCollectionRecordVersion = 2;
+// Version 2 added field_schema, version 3 postings_fields.
+inline constexpr uint32_t kCollectionRecordVersion = 3;
 
 struct CollectionRecord {
   uint32_t id = 0;  // numeric id, prefix of every key of the collection
@@ -37,6 +37,11 @@ struct CollectionRecord {
   // The declared payload fields, opaque to storage (the engine's text form,
   // e.g. "lang:keyword,year:int64"); empty: none. Format version >= 2.
   std::string field_schema;
+  // How many of field_schema's fields (the first ones) have their postings
+  // in storage for every row (docs/storage.md, "Field postings"); fewer
+  // than the schema's fields: the engine builds the rest from the payloads
+  // at load. Format version >= 3; older records read as 0.
+  uint32_t postings_fields = 0;
   CollectionState state = CollectionState::kEmpty;
   uint32_t format_version = kCollectionRecordVersion;
   int64_t created_unix_micros = 0;

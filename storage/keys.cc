@@ -129,6 +129,72 @@ std::string UserKey(uint32_t cid, const UserId& id) {
   return k;
 }
 
+std::string AllFieldPostingsPrefix(uint32_t cid) {
+  std::string k = CollectionPrefix(cid);
+  k.push_back(kFieldPostingKind);
+  return k;
+}
+
+std::string FieldPostingPrefix(uint32_t cid, uint16_t field) {
+  std::string k = AllFieldPostingsPrefix(cid);
+  k.push_back(static_cast<char>(field >> 8));
+  k.push_back(static_cast<char>(field & 0xff));
+  return k;
+}
+
+std::string FieldPostingKey(uint32_t cid, uint16_t field,
+                            std::string_view value, uint64_t iid) {
+  std::string k = FieldPostingPrefix(cid, field);
+  k.append(value);
+  AppendBigEndian64(&k, iid);
+  return k;
+}
+
+std::string RowPostingsKey(uint32_t cid, uint64_t iid) {
+  std::string k = CollectionPrefix(cid);
+  k.push_back(kRowPostingsKind);
+  AppendBigEndian64(&k, iid);
+  return k;
+}
+
+std::string EncodeRowPostings(std::span<const FieldPosting> postings) {
+  std::string out;
+  auto put = [&out](auto v) {
+    out.append(reinterpret_cast<const char*>(&v), sizeof(v));
+  };
+  put(uint32_t(postings.size()));
+  for (const FieldPosting& p : postings) {
+    put(p.field);
+    put(uint32_t(p.value.size()));
+    out.append(p.value);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<FieldPosting>> DecodeRowPostings(
+    std::string_view v) {
+  const size_t size = v.size();
+  auto get = [&v](auto* x) {
+    if (v.size() < sizeof(*x)) return false;
+    std::memcpy(x, v.data(), sizeof(*x));
+    v.remove_prefix(sizeof(*x));
+    return true;
+  };
+  uint32_t n = 0;
+  if (!get(&n) || n > v.size() / 6) return Damaged("row postings", size);
+  std::vector<FieldPosting> out(n);
+  for (FieldPosting& p : out) {
+    uint32_t len = 0;
+    if (!get(&p.field) || !get(&len) || len > v.size()) {
+      return Damaged("row postings", size);
+    }
+    p.value.assign(v.data(), len);
+    v.remove_prefix(len);
+  }
+  if (!v.empty()) return Damaged("row postings", size);
+  return out;
+}
+
 std::string PrefixEnd(std::string_view prefix) {
   std::string end(prefix);
   while (!end.empty()) {

@@ -8,10 +8,13 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "storage/mutation.h"
 #include "storage/user_id.h"
 
 namespace qvdb::storage_internal {
@@ -39,6 +42,10 @@ inline constexpr char kCodeCountKind = 'k';  // | version -> codes stored
 inline constexpr char kLocatorKind = 'l';    // | version | iid -> list
 inline constexpr char kRowKind = 'r';        // | iid -> encoded user id
 inline constexpr char kUserKind = 'u';       // | encoded user id -> iid
+// | field (u16) | value | iid -> empty: one field posting (docs/storage.md)
+inline constexpr char kFieldPostingKind = 'f';
+// | iid -> the row's postings (EncodeRowPostings): what to delete on replace
+inline constexpr char kRowPostingsKind = 'v';
 
 inline constexpr uint32_t kMaxCollectionId = 0xfffffffeu;
 
@@ -77,6 +84,14 @@ std::string LocatorKey(uint32_t cid, uint64_t version, uint64_t iid);
 std::string LocatorVersionPrefix(uint32_t cid, uint64_t version);
 std::string RowKey(uint32_t cid, uint64_t iid);
 std::string UserKey(uint32_t cid, const UserId& id);
+// cid | 'f' | field | value | iid; the prefix of one field; the prefix of
+// every field's postings.
+std::string FieldPostingKey(uint32_t cid, uint16_t field,
+                            std::string_view value, uint64_t iid);
+std::string FieldPostingPrefix(uint32_t cid, uint16_t field);
+std::string AllFieldPostingsPrefix(uint32_t cid);
+// cid | 'v' | iid.
+std::string RowPostingsKey(uint32_t cid, uint64_t iid);
 
 // The smallest key greater than every key starting with `prefix`; empty
 // when there is none (prefix all 0xff).
@@ -91,6 +106,11 @@ std::string EncodeCounters(const Counters& c);
 absl::StatusOr<Counters> DecodeCounters(std::string_view v);
 std::string EncodeU64(uint64_t v);
 absl::StatusOr<uint64_t> DecodeU64(std::string_view v, std::string_view what);
+// A row's postings, the value of its RowPostingsKey: u32 count, then per
+// posting u16 field, u32 length, the value bytes (little-endian).
+std::string EncodeRowPostings(std::span<const FieldPosting> postings);
+absl::StatusOr<std::vector<FieldPosting>> DecodeRowPostings(
+    std::string_view v);
 std::string EncodeU32(uint32_t v);
 absl::StatusOr<uint32_t> DecodeU32(std::string_view v, std::string_view what);
 

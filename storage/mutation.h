@@ -17,6 +17,18 @@ struct Code {
   std::string bytes;
 };
 
+// One entry of a row's field index (docs/storage.md, "Field postings"):
+// field number `field` holds `value`, bytes opaque to storage (the engine
+// encodes them, index/filter/field_postings.h). Stored as the key
+// cid | 'f' | field | value | iid, so a field's postings are one key range
+// in value order.
+struct FieldPosting {
+  uint16_t field = 0;
+  std::string value;
+
+  friend bool operator==(const FieldPosting&, const FieldPosting&) = default;
+};
+
 // One upsert or delete. Build with Mutation::Upsert / Mutation::Delete.
 struct Mutation {
   enum class Kind { kUpsert, kDelete };
@@ -25,14 +37,17 @@ struct Mutation {
   // `payload`: opaque bytes, typically JSON; empty means no payload.
   // `codes`: exactly one per model version the collection holds (the one in
   // force and the pending one, when there are), none while untrained.
+  // `postings`: the row's field postings, all of them: they replace the
+  // row's previous ones in the same batch (a delete removes them).
   static Mutation Upsert(UserId id, std::string vector,
                          std::string payload = {},
-                         std::vector<Code> codes = {}) {
-    return Mutation{Kind::kUpsert, std::move(id), std::move(vector),
-                    std::move(payload), std::move(codes)};
+                         std::vector<Code> codes = {},
+                         std::vector<FieldPosting> postings = {}) {
+    return Mutation{Kind::kUpsert,      std::move(id),    std::move(vector),
+                    std::move(payload), std::move(codes), std::move(postings)};
   }
   static Mutation Delete(UserId id) {
-    return Mutation{Kind::kDelete, std::move(id), {}, {}, {}};
+    return Mutation{Kind::kDelete, std::move(id), {}, {}, {}, {}};
   }
 
   Kind kind = Kind::kUpsert;
@@ -40,6 +55,7 @@ struct Mutation {
   std::string vector;
   std::string payload;
   std::vector<Code> codes;
+  std::vector<FieldPosting> postings;
 };
 
 // Where a code was before a write replaced or removed it: the engine drops
@@ -64,6 +80,13 @@ struct MutationResult {
 // One result per mutation, in the order given.
 struct WriteResult {
   std::vector<MutationResult> results;
+};
+
+// The postings of an existing row for fields first_field and later, written
+// while backfilling fields (Storage::PutFieldPostings).
+struct RowPostings {
+  uint64_t internal_id = 0;
+  std::vector<FieldPosting> postings;
 };
 
 // A code for an existing row, written while (re)training a model.

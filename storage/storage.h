@@ -51,6 +51,9 @@ struct CollectionConfig {
   Metric metric = Metric::kL2;
   std::string index_spec;  // opaque to storage
   std::string field_schema;  // opaque to storage (CollectionRecord)
+  // CollectionRecord::postings_fields: the fields whose postings every row
+  // carries from the start (all of them, for a new collection).
+  uint32_t postings_fields = 0;
 };
 
 // Which parts of a row a read fetches (the vector is the costly one).
@@ -204,6 +207,36 @@ class Storage {
       std::string_view collection, uint64_t model_version,
       absl::FunctionRef<absl::Status(uint32_t, uint64_t, std::string_view)> fn)
       const = 0;
+
+  // --- Field postings (docs/storage.md, "Field postings") ---
+  // Upserts carry each row's postings (Mutation::postings) and Write keeps
+  // them with the row in its batch; these calls serve loading and the
+  // backfill of fields added to a collection with rows.
+  //
+  // Calls fn(value bytes, internal_id) for every posting of field number
+  // `field`, in (value bytes, internal id) order, over one consistent view.
+  virtual absl::Status ScanFieldPostings(
+      std::string_view collection, uint16_t field,
+      absl::FunctionRef<absl::Status(std::string_view, uint64_t)> fn)
+      const = 0;
+  // Deletes every posting of fields numbered first_field and later (what a
+  // backfill cut short by a crash left behind), in one batch.
+  virtual absl::Status ClearFieldPostings(std::string_view collection,
+                                          uint16_t first_field) = 0;
+  // Backfill, one batch: for each row that still exists, replaces its
+  // postings of fields first_field and later by `rows[i].postings` (all of
+  // such fields); rows deleted meanwhile are skipped. Returns how many rows
+  // were written. InvalidArgument for a posting of an earlier field.
+  virtual absl::StatusOr<size_t> PutFieldPostings(
+      std::string_view collection, uint16_t first_field,
+      std::span<const RowPostings> rows) = 0;
+  // Sets the record's field_schema and postings_fields in one catalog write
+  // (synced), and returns the new record. collection_id, when not 0, must be
+  // the collection's id (NotFound otherwise: it was dropped and created
+  // again).
+  virtual absl::StatusOr<CollectionRecord> SetFieldSchema(
+      std::string_view collection, std::string_view field_schema,
+      uint32_t postings_fields, uint32_t collection_id = 0) = 0;
 
   // --- Models ---
   // Stores a trained model's bytes as a new pending version (state becomes

@@ -124,6 +124,7 @@ CollectionRecord SampleRecord() {
   r.model_version = 3;
   r.pending_model_version = 4;
   r.field_schema = "lang:keyword";
+  r.postings_fields = 1;
   return r;
 }
 
@@ -142,6 +143,59 @@ TEST(CollectionRecordTest, RoundTrips) {
   EXPECT_EQ(back->model_version, r.model_version);
   EXPECT_EQ(back->pending_model_version, r.pending_model_version);
   EXPECT_EQ(back->field_schema, r.field_schema);
+  EXPECT_EQ(back->postings_fields, r.postings_fields);
+}
+
+// Version 2 records (before field postings) read with none: the engine
+// builds them from the payloads at load.
+TEST(CollectionRecordTest, VersionTwoReadsWithoutPostings) {
+  CollectionRecord r = SampleRecord();
+  r.format_version = 2;
+  auto back = DecodeCollectionRecord(EncodeCollectionRecord(r));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->format_version, 2u);
+  EXPECT_EQ(back->field_schema, r.field_schema);
+  EXPECT_EQ(back->postings_fields, 0u);
+}
+
+TEST(KeysTest, FieldPostingKeysSortByFieldValueThenId) {
+  std::vector<std::string> keys = {
+      FieldPostingKey(1, 1, "a", 0),  FieldPostingKey(1, 0, "b", 0),
+      FieldPostingKey(1, 0, "a", 7),  FieldPostingKey(1, 0, "a", 256),
+      FieldPostingKey(1, 0x100, "", 0), FieldPostingKey(2, 0, "a", 0),
+  };
+  std::vector<std::string> sorted = keys;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::string> expected = {
+      FieldPostingKey(1, 0, "a", 7),  FieldPostingKey(1, 0, "a", 256),
+      FieldPostingKey(1, 0, "b", 0),  FieldPostingKey(1, 1, "a", 0),
+      FieldPostingKey(1, 0x100, "", 0), FieldPostingKey(2, 0, "a", 0),
+  };
+  EXPECT_EQ(sorted, expected);
+  // Every key of a field lies under its prefix; every field under one.
+  for (const std::string& k : keys) {
+    if (k.starts_with(CollectionPrefix(1))) {
+      EXPECT_TRUE(k.starts_with(AllFieldPostingsPrefix(1)));
+    }
+  }
+}
+
+TEST(KeysTest, RowPostingsRoundTripAndTruncationIsDataLoss) {
+  const std::vector<FieldPosting> postings = {
+      {0, "en"}, {3, std::string("\0\1", 2)}, {65535, ""}};
+  const std::string bytes = EncodeRowPostings(postings);
+  auto back = DecodeRowPostings(bytes);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, postings);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_EQ(DecodeRowPostings(std::string_view(bytes).substr(0, n))
+                  .status()
+                  .code(),
+              absl::StatusCode::kDataLoss)
+        << "n=" << n;
+  }
+  EXPECT_EQ(DecodeRowPostings(bytes + "x").status().code(),
+            absl::StatusCode::kDataLoss);
 }
 
 // Version 1 records (before declared fields) still read, with no fields.
@@ -174,9 +228,9 @@ TEST(CollectionRecordTest, RejectsNewerVersionAndUnknownCodes) {
             std::string::npos);
 
   std::string bytes = EncodeCollectionRecord(SampleRecord());
-  // The state byte sits just before the three 8-byte fields and the field
-  // schema (an 8-byte length, then "lang:keyword").
-  bytes[bytes.size() - 25 - 8 - 12] = 9;
+  // The state byte sits just before the three 8-byte fields, the field
+  // schema (an 8-byte length, then "lang:keyword") and postings_fields.
+  bytes[bytes.size() - 25 - 8 - 12 - 4] = 9;
   EXPECT_EQ(DecodeCollectionRecord(bytes).status().code(),
             absl::StatusCode::kDataLoss);
 }

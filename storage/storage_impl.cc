@@ -110,6 +110,7 @@ absl::StatusOr<CollectionRecord> StorageImpl::CreateCollection(
   rec.metric = config.metric;
   rec.index_spec = config.index_spec;
   rec.field_schema = config.field_schema;
+  rec.postings_fields = config.postings_fields;
   rec.created_unix_micros = NowUnixMicros();
   txn.Put(kCatalog, rec.name, EncodeCollectionRecord(rec));
   txn.Put(kDefault, kNextCollectionIdKey, EncodeU32(cid + 1));

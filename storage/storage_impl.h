@@ -76,6 +76,19 @@ class StorageImpl final : public Storage {
       absl::FunctionRef<absl::Status(uint32_t, uint64_t, std::string_view)> fn)
       const override;
 
+  absl::Status ScanFieldPostings(
+      std::string_view collection, uint16_t field,
+      absl::FunctionRef<absl::Status(std::string_view, uint64_t)> fn)
+      const override;
+  absl::Status ClearFieldPostings(std::string_view collection,
+                                  uint16_t first_field) override;
+  absl::StatusOr<size_t> PutFieldPostings(
+      std::string_view collection, uint16_t first_field,
+      std::span<const RowPostings> rows) override;
+  absl::StatusOr<CollectionRecord> SetFieldSchema(
+      std::string_view collection, std::string_view field_schema,
+      uint32_t postings_fields, uint32_t collection_id) override;
+
   absl::StatusOr<uint64_t> BeginModel(std::string_view collection,
                                       std::string_view model) override;
   absl::StatusOr<size_t> PutCodes(std::string_view collection,

@@ -55,7 +55,10 @@ class Txn {
   }
   // Range deletions are not reflected in Get: issue them after the reads.
   void DeletePrefix(Cf cf, const std::string& prefix) {
-    Check(batch_.DeleteRange(db_.cf(cf), prefix, PrefixEnd(prefix)));
+    DeleteRange(cf, prefix, PrefixEnd(prefix));
+  }
+  void DeleteRange(Cf cf, const std::string& begin, const std::string& end) {
+    Check(batch_.DeleteRange(db_.cf(cf), begin, end));
   }
   absl::StatusOr<rocksdb::WriteBatch*> Finish() {
     RETURN_IF_ERROR(error_);
@@ -207,6 +210,37 @@ inline absl::Status RemoveCodes(Txn& txn, uint32_t cid,
     removed->push_back(CodeLocation{active[j], list});
   }
   return absl::OkStatus();
+}
+
+// Deletes the row's field postings and their list (RowPostingsKey); with
+// keep_below > 0, keeps the postings of fields numbered below it and
+// returns them (the backfill replaces the later fields only).
+inline absl::StatusOr<std::vector<FieldPosting>> RemovePostings(
+    Txn& txn, uint32_t cid, uint64_t iid, uint32_t keep_below = 0) {
+  const std::string list_key = RowPostingsKey(cid, iid);
+  std::vector<FieldPosting> kept;
+  ASSIGN_OR_RETURN(auto list, txn.Get(kIds, list_key));
+  if (!list) return kept;
+  ASSIGN_OR_RETURN(std::vector<FieldPosting> old, DecodeRowPostings(*list));
+  for (FieldPosting& p : old) {
+    if (p.field < keep_below) {
+      kept.push_back(std::move(p));
+    } else {
+      txn.Delete(kIds, FieldPostingKey(cid, p.field, p.value, iid));
+    }
+  }
+  txn.Delete(kIds, list_key);
+  return kept;
+}
+
+// Writes the row's postings and their list (none: no list).
+inline void PutPostings(Txn& txn, uint32_t cid, uint64_t iid,
+                        std::span<const FieldPosting> postings) {
+  if (postings.empty()) return;
+  for (const FieldPosting& p : postings) {
+    txn.Put(kIds, FieldPostingKey(cid, p.field, p.value, iid), {});
+  }
+  txn.Put(kIds, RowPostingsKey(cid, iid), EncodeRowPostings(postings));
 }
 
 // Deletes every key of one model version.

@@ -50,6 +50,7 @@ absl::StatusOr<WriteResult> StorageImpl::Write(
       r.internal_id = iid;
       RETURN_IF_ERROR(
           RemoveCodes(txn, cid, active, iid, code_counts, &r.removed_codes));
+      RETURN_IF_ERROR(RemovePostings(txn, cid, iid).status());
     }
     const std::string data_key = existing ? RowDataKey(cid, iid) : "";
     if (m.kind == Mutation::Kind::kDelete) {
@@ -80,6 +81,7 @@ absl::StatusOr<WriteResult> StorageImpl::Write(
     const std::string key = RowDataKey(cid, iid);
     txn.Put(kVectors, key, m.vector);
     if (!m.payload.empty()) txn.Put(kPayloads, key, m.payload);
+    PutPostings(txn, cid, iid, m.postings);
     for (const Code& c : m.codes) {
       const size_t j =
           std::find(active.begin(), active.end(), c.model_version) -

@@ -210,6 +210,14 @@ absl::StatusOr<v1::CollectionInfo> Client::CreateCollection(
   return response->collection();
 }
 
+absl::StatusOr<v1::AddFieldResponse> Client::AddField(
+    std::string_view collection, const v1::FieldSpec& field) {
+  v1::AddFieldRequest request;
+  request.set_collection(std::string(collection));
+  *request.mutable_field() = field;
+  return Call(&v1::Qvdb::Stub::AddField, request);
+}
+
 absl::StatusOr<std::vector<v1::CollectionDescription>>
 Client::ListCollections() {
   auto response =
@@ -257,6 +265,38 @@ absl::StatusOr<std::vector<v1::GetResult>> Client::Get(
   auto response = Call(&v1::Qvdb::Stub::Get, request);
   if (!response.ok()) return response.status();
   return MoveOut(response->mutable_results());
+}
+
+absl::StatusOr<uint64_t> Client::Count(std::string_view collection,
+                                       std::string_view filter_expr) {
+  v1::CountRequest request;
+  request.set_collection(std::string(collection));
+  request.set_filter_expr(std::string(filter_expr));
+  auto response = Call(&v1::Qvdb::Stub::Count, request);
+  if (!response.ok()) return response.status();
+  return response->count();
+}
+
+absl::StatusOr<v1::GetResponse> Client::GetWhere(std::string_view collection,
+                                                 std::string_view filter_expr,
+                                                 uint32_t limit,
+                                                 bool with_payload,
+                                                 bool with_vector) {
+  v1::GetRequest request;
+  request.set_collection(std::string(collection));
+  request.set_filter_expr(std::string(filter_expr));
+  request.set_limit(limit);
+  request.set_with_payload(with_payload);
+  request.set_with_vector(with_vector);
+  return Call(&v1::Qvdb::Stub::Get, request);
+}
+
+absl::StatusOr<v1::DeleteResponse> Client::DeleteWhere(
+    std::string_view collection, std::string_view filter_expr) {
+  v1::DeleteRequest request;
+  request.set_collection(std::string(collection));
+  request.set_filter_expr(std::string(filter_expr));
+  return Call(&v1::Qvdb::Stub::Delete, request);
 }
 
 absl::StatusOr<v1::SampleVectorsResponse> Client::SampleVectors(

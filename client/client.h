@@ -97,6 +97,10 @@ class Client {
   absl::StatusOr<v1::CollectionDescription> DescribeCollection(
       std::string_view name);
   absl::Status DropCollection(std::string_view name);
+  // Adds a field to an existing collection, filled from the stored rows'
+  // JSON payloads (docs/filter.md); returns when every row is indexed.
+  absl::StatusOr<v1::AddFieldResponse> AddField(std::string_view collection,
+                                                const v1::FieldSpec& field);
 
   // --- Rows ---
   absl::StatusOr<v1::UpsertResponse> Upsert(const v1::UpsertRequest& request);
@@ -106,6 +110,19 @@ class Client {
                                                  std::span<const v1::Id> ids,
                                                  bool with_payload,
                                                  bool with_vector);
+  // --- Rows chosen by a filter (docs/filter.md, the text form) ---
+  // Rows that pass `filter_expr`; every row when it is empty.
+  absl::StatusOr<uint64_t> Count(std::string_view collection,
+                                 std::string_view filter_expr);
+  // Up to `limit` rows that pass `filter_expr` (0: the server's default,
+  // 100); GetResponse.more says whether more pass.
+  absl::StatusOr<v1::GetResponse> GetWhere(std::string_view collection,
+                                           std::string_view filter_expr,
+                                           uint32_t limit, bool with_payload,
+                                           bool with_vector);
+  // Deletes every row that passes `filter_expr` (required).
+  absl::StatusOr<v1::DeleteResponse> DeleteWhere(std::string_view collection,
+                                                 std::string_view filter_expr);
   // Up to max_rows stored vectors, evenly spread over the collection.
   absl::StatusOr<v1::SampleVectorsResponse> SampleVectors(
       std::string_view collection, uint32_t max_rows);

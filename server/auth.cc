@@ -17,10 +17,10 @@ namespace {
 constexpr size_t kMinKeyLength = 16;
 
 // The methods a read-only key may call: those that change nothing.
-constexpr std::array<std::string_view, 8> kReadOnlyMethods = {
+constexpr std::array<std::string_view, 9> kReadOnlyMethods = {
     "Search",        "SearchBatch",        "Get",          "ListCollections",
     "GetStats",      "ListSnapshots",      "DescribeCollection",
-    "SampleVectors"};
+    "SampleVectors", "Count"};
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {

@@ -156,7 +156,7 @@ TEST(AuthTest, ReadOnlyMethodsAreExactlyTheOnesThatChangeNothing) {
   EXPECT_EQ(read_only, (std::set<std::string>{
                            "Search", "SearchBatch", "Get", "ListCollections",
                            "DescribeCollection", "GetStats", "ListSnapshots",
-                           "SampleVectors"}));
+                           "SampleVectors", "Count"}));
   EXPECT_FALSE(IsReadOnlyMethod("NewMethodNobodyClassified"));
 }
 

@@ -13,6 +13,7 @@
 #include "base/status_macros.h"
 #include "server/engine/exception_border.h"
 #include "server/engine/log_escape.h"
+#include "server/filter_convert.h"
 #include "server/proto_convert.h"
 
 #ifndef QVDB_VERSION
@@ -42,9 +43,11 @@ enum Method : int {
   kRestoreSnapshot,
   kGetStats,
   kSampleVectors,
+  kAddField,
+  kCount,
 };
 
-constexpr std::array<std::string_view, 18> kMethodNames = {"CreateCollection",
+constexpr std::array<std::string_view, 20> kMethodNames = {"CreateCollection",
                                                            "ListCollections",
                                                            "DescribeCollection",
                                                            "DropCollection",
@@ -61,7 +64,9 @@ constexpr std::array<std::string_view, 18> kMethodNames = {"CreateCollection",
                                                            "DeleteSnapshot",
                                                            "RestoreSnapshot",
                                                            "GetStats",
-                                                           "SampleVectors"};
+                                                           "SampleVectors",
+                                                           "AddField",
+                                                           "Count"};
 
 std::vector<std::string> MethodNames() {
   return std::vector<std::string>(kMethodNames.begin(), kMethodNames.end());
@@ -71,6 +76,36 @@ absl::Status RequireName(const std::string& name, std::string_view field) {
   if (name.empty()) {
     return absl::InvalidArgumentError(
         fmt::format("{} is empty; name a collection", field));
+  }
+  return absl::OkStatus();
+}
+
+// The text and structured filter of a Get, Delete or Count request.
+template <typename Request>
+absl::StatusOr<RowFilter> RequestFilter(const Request& request) {
+  return RowFilterFromProto(
+      request.filter_expr(),
+      request.has_structured_filter() ? &request.structured_filter() : nullptr);
+}
+
+// Get and Delete take ids or a filter: never both, never neither (an empty
+// delete must not mean "every row").
+absl::Status IdsOrFilter(std::string_view call, size_t ids,
+                         const RowFilter& filter) {
+  if (ids > 0 && !filter.empty()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "a {} takes ids or a filter (filter_expr, structured_filter), not "
+        "both; pick one",
+        call));
+  }
+  if (ids == 0 && filter.empty()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "a {} needs ids or a filter (filter_expr, structured_filter); neither "
+        "was given{}",
+        call,
+        call == "delete" ? " (an empty delete never means every row: drop "
+                           "the collection for that)"
+                         : ""));
   }
   return absl::OkStatus();
 }
@@ -90,6 +125,7 @@ bool IsAdminAction(int method) {
   switch (method) {
     case kCreateCollection:
     case kDropCollection:
+    case kAddField:
     case kTrain:
     case kCompact:
     case kCreateSnapshot:
@@ -295,11 +331,15 @@ grpc::Status QvdbService::Delete(grpc::ServerContext* context,
                                  v1::DeleteResponse* response) {
   return Handle(kDelete, context, request->collection(), [&]() -> absl::Status {
     RETURN_IF_ERROR(RequireName(request->collection(), "collection"));
+    ASSIGN_OR_RETURN(RowFilter filter, RequestFilter(*request));
     ASSIGN_OR_RETURN(std::vector<UserId> ids,
                      FromProto(request->ids(), "ids", limits_));
+    RETURN_IF_ERROR(IdsOrFilter("delete", ids.size(), filter));
     ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, holder_->Acquire());
     ASSIGN_OR_RETURN(WriteSummary summary,
-                     engine->Delete(request->collection(), ids));
+                     filter.empty()
+                         ? engine->Delete(request->collection(), ids)
+                         : engine->DeleteWhere(request->collection(), filter));
     response->set_deleted(summary.deleted);
     response->set_not_found(summary.not_found);
     return absl::OkStatus();
@@ -311,14 +351,38 @@ grpc::Status QvdbService::Get(grpc::ServerContext* context,
                               v1::GetResponse* response) {
   return Handle(kGet, context, request->collection(), [&]() -> absl::Status {
     RETURN_IF_ERROR(RequireName(request->collection(), "collection"));
+    ASSIGN_OR_RETURN(RowFilter filter, RequestFilter(*request));
     ASSIGN_OR_RETURN(std::vector<UserId> ids,
                      FromProto(request->ids(), "ids", limits_));
+    RETURN_IF_ERROR(IdsOrFilter("get", ids.size(), filter));
+    if (filter.empty() && request->limit() != 0) {
+      return absl::InvalidArgumentError(
+          "limit applies to a get by filter; a get by ids returns one result "
+          "per id");
+    }
+    if (request->limit() > limits_.max_get_filter_rows) {
+      return absl::InvalidArgumentError(fmt::format(
+          "limit {} is over the limit of {} rows per get; page by a filter "
+          "on a field instead",
+          request->limit(), limits_.max_get_filter_rows));
+    }
     GetOptions options;
     options.with_payload = request->with_payload();
     options.with_vector = request->with_vector();
     ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, holder_->Acquire());
-    ASSIGN_OR_RETURN(std::vector<GetResult> results,
-                     engine->Get(request->collection(), ids, options));
+    std::vector<GetResult> results;
+    if (filter.empty()) {
+      ASSIGN_OR_RETURN(results,
+                       engine->Get(request->collection(), ids, options));
+    } else {
+      const size_t limit =
+          request->limit() == 0 ? kDefaultGetFilterLimit : request->limit();
+      ASSIGN_OR_RETURN(
+          FilteredRows rows,
+          engine->GetWhere(request->collection(), filter, limit, options));
+      results = std::move(rows.rows);
+      response->set_more(rows.more);
+    }
     for (GetResult& r : results) {
       v1::GetResult* out = response->add_results();
       ToProto(r.id, out->mutable_id());
@@ -326,6 +390,20 @@ grpc::Status QvdbService::Get(grpc::ServerContext* context,
       if (!r.payload.empty()) out->set_payload(std::move(r.payload));
       out->mutable_vector()->Add(r.vector.begin(), r.vector.end());
     }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status QvdbService::Count(grpc::ServerContext* context,
+                                const v1::CountRequest* request,
+                                v1::CountResponse* response) {
+  return Handle(kCount, context, request->collection(), [&]() -> absl::Status {
+    RETURN_IF_ERROR(RequireName(request->collection(), "collection"));
+    ASSIGN_OR_RETURN(RowFilter filter, RequestFilter(*request));
+    ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, holder_->Acquire());
+    ASSIGN_OR_RETURN(uint64_t count,
+                     engine->Count(request->collection(), filter));
+    response->set_count(count);
     return absl::OkStatus();
   });
 }
@@ -516,6 +594,29 @@ grpc::Status QvdbService::SearchBatch(grpc::ServerContext* context,
 }
 
 // --- Administration ---
+
+grpc::Status QvdbService::AddField(grpc::ServerContext* context,
+                                   const v1::AddFieldRequest* request,
+                                   v1::AddFieldResponse* response) {
+  return Handle(
+      kAddField, context, request->collection(), [&]() -> absl::Status {
+        RETURN_IF_ERROR(RequireName(request->collection(), "collection"));
+        if (!request->has_field()) {
+          return absl::InvalidArgumentError(
+              "field is missing; give the new field's name and type");
+        }
+        ASSIGN_OR_RETURN(FieldSpec spec, FromProto(request->field()));
+        ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, holder_->Acquire());
+        ASSIGN_OR_RETURN(AddFieldResult result,
+                         engine->AddField(request->collection(), spec));
+        ToProto(result.info, response->mutable_info());
+        response->set_rows_scanned(result.rows_scanned);
+        response->set_rows_with_value(result.rows_with_value);
+        response->set_rows_wrong_type(result.rows_wrong_type);
+        response->set_seconds(result.seconds);
+        return absl::OkStatus();
+      });
+}
 
 grpc::Status QvdbService::Train(grpc::ServerContext* context,
                                 const v1::TrainRequest* request,

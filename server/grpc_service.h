@@ -92,9 +92,15 @@ class QvdbService final : public v1::Qvdb::Service {
   grpc::Status Search(grpc::ServerContext* context,
                       const v1::SearchRequest* request,
                       v1::SearchResponse* response) override;
+  grpc::Status Count(grpc::ServerContext* context,
+                     const v1::CountRequest* request,
+                     v1::CountResponse* response) override;
   grpc::Status SearchBatch(grpc::ServerContext* context,
                            const v1::SearchBatchRequest* request,
                            v1::SearchBatchResponse* response) override;
+  grpc::Status AddField(grpc::ServerContext* context,
+                        const v1::AddFieldRequest* request,
+                        v1::AddFieldResponse* response) override;
   grpc::Status Train(grpc::ServerContext* context,
                      const v1::TrainRequest* request,
                      v1::TrainResponse* response) override;

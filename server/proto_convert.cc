@@ -5,6 +5,7 @@
 #include "base/status_macros.h"
 #include "index/filter/filter_expr.h"
 #include "proto/metric_conversion.h"
+#include "server/filter_convert.h"
 
 namespace qvdb {
 
@@ -141,17 +142,22 @@ absl::StatusOr<std::vector<UserId>> FromProto(
   return out;
 }
 
+absl::StatusOr<FieldSpec> FromProto(const v1::FieldSpec& f) {
+  auto type = ParseFieldType(f.type());
+  if (!type.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("field \"{}\": {}", f.name().substr(0, 80),
+                    std::string(type.status().message())));
+  }
+  return FieldSpec{f.name(), *type, !f.has_indexed() || f.indexed()};
+}
+
 absl::StatusOr<std::string> FieldSchemaText(
     const google::protobuf::RepeatedPtrField<v1::FieldSpec>& fields) {
   std::vector<FieldSpec> specs;
   for (const v1::FieldSpec& f : fields) {
-    auto type = ParseFieldType(f.type());
-    if (!type.ok()) {
-      return absl::InvalidArgumentError(
-          fmt::format("field \"{}\": {}", f.name().substr(0, 80),
-                      std::string(type.status().message())));
-    }
-    specs.push_back(FieldSpec{f.name(), *type, !f.has_indexed() || f.indexed()});
+    ASSIGN_OR_RETURN(FieldSpec spec, FromProto(f));
+    specs.push_back(std::move(spec));
   }
   ASSIGN_OR_RETURN(FieldSchema schema, FieldSchema::Create(std::move(specs)));
   return schema.ToText();
@@ -211,12 +217,13 @@ absl::StatusOr<SearchOptions> FromProto(const v1::SearchParams& params,
     }
     o.filter = std::move(filter);
   }
-  if (params.filter_expr().size() > kMaxFilterTextBytes) {
-    return absl::InvalidArgumentError(fmt::format(
-        "filter_expr has {} bytes, over the limit of {}",
-        params.filter_expr().size(), kMaxFilterTextBytes));
-  }
-  o.filter_expr = params.filter_expr();
+  ASSIGN_OR_RETURN(
+      RowFilter row_filter,
+      RowFilterFromProto(params.filter_expr(), params.has_structured_filter()
+                                                   ? &params.structured_filter()
+                                                   : nullptr));
+  o.filter_expr = std::move(row_filter.text);
+  o.filter_structured = std::move(row_filter.structured);
   o.with_payload = params.with_payload();
   o.with_vector = params.with_vector();
   return o;

@@ -44,6 +44,9 @@ absl::StatusOr<std::vector<UserId>> FromProto(
 // field for an unknown type, a bad or repeated name.
 absl::StatusOr<std::string> FieldSchemaText(
     const google::protobuf::RepeatedPtrField<v1::FieldSpec>& fields);
+// One field (AddField): InvalidArgument naming it for an unknown type; the
+// name is checked by the engine.
+absl::StatusOr<FieldSpec> FromProto(const v1::FieldSpec& field);
 void ToProto(const SearchStats& stats, v1::SearchStats* out);
 
 absl::StatusOr<SearchOptions> FromProto(const v1::SearchParams& params,

@@ -143,6 +143,7 @@ namespace qvdb::client {
 std::vector<std::unique_ptr<Command>> MakeAllCommands() {
   std::vector<std::unique_ptr<Command>> c;
   c.push_back(std::make_unique<CollectionCreateCommand>());
+  c.push_back(std::make_unique<CollectionAddFieldCommand>());
   c.push_back(std::make_unique<CollectionListCommand>());
   c.push_back(std::make_unique<CollectionDescribeCommand>());
   c.push_back(std::make_unique<CollectionDropCommand>());
@@ -150,6 +151,7 @@ std::vector<std::unique_ptr<Command>> MakeAllCommands() {
   c.push_back(std::make_unique<SearchCommand>());
   c.push_back(std::make_unique<GetCommand>());
   c.push_back(std::make_unique<DeleteCommand>());
+  c.push_back(std::make_unique<CountCommand>());
   c.push_back(std::make_unique<TrainCommand>());
   c.push_back(std::make_unique<CompactCommand>());
   c.push_back(std::make_unique<SnapshotCreateCommand>());

@@ -199,8 +199,35 @@ TEST(CliParseTest, GetDeleteAndIds) {
   ASSERT_NE(As<DeleteCommand>(p), nullptr) << p.err;
   EXPECT_EQ(As<DeleteCommand>(p)->args().ids.size(), 2u);
 
-  Cli no_ids;
-  EXPECT_EQ(Parse(no_ids, {"delete", "c"}).exit_code, kExitUsage);
+  // Neither ids nor --filter, or both: refused at run, before connecting.
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"qvdb", "delete", "c"},
+           {"qvdb", "get", "c"},
+           {"qvdb", "delete", "c", "5", "--filter", "lang = \"en\""}}) {
+    Cli cli;
+    std::ostringstream out, err;
+    EXPECT_EQ(cli.Run(args, out, err), kExitUsage) << args[1];
+    EXPECT_NE(err.str().find("--filter"), std::string::npos) << err.str();
+  }
+}
+
+TEST(CliParseTest, GetDeleteAndCountByFilter) {
+  Cli get;
+  auto p =
+      Parse(get, {"get", "docs", "--filter", "lang = \"en\"", "--limit", "5"});
+  ASSERT_NE(As<GetCommand>(p), nullptr) << p.err;
+  EXPECT_EQ(As<GetCommand>(p)->args().filter, "lang = \"en\"");
+  EXPECT_EQ(As<GetCommand>(p)->args().limit, 5u);
+  EXPECT_TRUE(As<GetCommand>(p)->args().ids.empty());
+  Cli del;
+  p = Parse(del, {"delete", "docs", "--filter", "year < 2000"});
+  ASSERT_NE(As<DeleteCommand>(p), nullptr) << p.err;
+  EXPECT_EQ(As<DeleteCommand>(p)->args().filter, "year < 2000");
+  Cli count;
+  p = Parse(count, {"count", "docs", "--filter", "exists(lang)"});
+  ASSERT_NE(As<CountCommand>(p), nullptr) << p.err;
+  EXPECT_EQ(As<CountCommand>(p)->args().collection, "docs");
+  EXPECT_EQ(As<CountCommand>(p)->args().filter, "exists(lang)");
 }
 
 TEST(CliParseTest, DestructiveCommandsNeedYes) {
@@ -218,9 +245,22 @@ TEST(CliParseTest, DestructiveCommandsNeedYes) {
   EXPECT_TRUE(As<SnapshotRestoreCommand>(p)->args().yes);
 }
 
+TEST(CliParseTest, CollectionAddField) {
+  Cli cli;
+  auto p = Parse(cli, {"collection", "add-field", "docs", "--field",
+                       "tags:keyword_list:unindexed"});
+  const auto* c = As<CollectionAddFieldCommand>(p);
+  ASSERT_NE(c, nullptr) << p.err;
+  EXPECT_EQ(c->args().name, "docs");
+  EXPECT_EQ(c->args().field, "tags:keyword_list:unindexed");
+  Cli missing;
+  EXPECT_EQ(Parse(missing, {"collection", "add-field", "docs"}).exit_code,
+            kExitUsage);
+}
+
 TEST(CliParseTest, EveryCommandHasHelp) {
   const auto commands = MakeAllCommands();
-  EXPECT_EQ(commands.size(), 16u);  // 15 admin commands and advise
+  EXPECT_EQ(commands.size(), 18u);  // 17 admin commands and advise
   for (const auto& command : commands) {
     Cli cli;
     std::vector<std::string> args = command->path();
@@ -236,8 +276,8 @@ TEST(CliParseTest, EveryCommandHasHelp) {
   auto p = Parse(top, {"--help"});
   EXPECT_EQ(p.exit_code, kExitOk);
   for (const char* word :
-       {"collection", "ingest", "search", "get", "delete", "train", "compact",
-        "snapshot", "stats", "Exit codes"}) {
+       {"collection", "ingest", "search", "get", "delete", "count", "train",
+        "compact", "snapshot", "stats", "Exit codes"}) {
     EXPECT_NE(p.out.find(word), std::string::npos) << word;
   }
 }

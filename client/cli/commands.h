@@ -35,6 +35,28 @@ class CollectionCreateCommand final : public Command {
   Args args_;
 };
 
+// qvdb collection add-field NAME --field NAME:TYPE[:unindexed]
+class CollectionAddFieldCommand final : public Command {
+ public:
+  struct Args {
+    std::string name;
+    // NAME:TYPE[:unindexed], as create's --field.
+    std::string field;
+  };
+  std::vector<std::string> path() const override {
+    return {"collection", "add-field"};
+  }
+  std::string help() const override {
+    return "Add a payload field to a collection, filled from its rows";
+  }
+  void AddOptions(CLI::App& app) override;
+  int Run(CommandContext& ctx) override;
+  const Args& args() const { return args_; }
+
+ private:
+  Args args_;
+};
+
 // qvdb collection list
 class CollectionListCommand final : public Command {
  public:
@@ -153,7 +175,7 @@ class SearchCommand final : public Command {
   Args args_;
 };
 
-// qvdb get COLLECTION ID...
+// qvdb get COLLECTION (ID... | --filter F [--limit N])
 class GetCommand final : public Command {
  public:
   struct Args {
@@ -162,9 +184,35 @@ class GetCommand final : public Command {
     std::string id_type = "auto";
     bool with_vector = false;
     bool no_payload = false;
+    std::string filter;  // an expression (docs/filter.md), instead of ids
+    uint32_t limit = 0;  // with --filter; 0: the server's default (100)
   };
   std::vector<std::string> path() const override { return {"get"}; }
-  std::string help() const override { return "Read rows by id"; }
+  std::string help() const override {
+    return "Read rows by id, or the rows that pass a filter";
+  }
+  void AddOptions(CLI::App& app) override;
+  int Run(CommandContext& ctx) override;
+  const Args& args() const { return args_; }
+
+ private:
+  int RunFiltered(CommandContext& ctx);
+  Args args_;
+};
+
+// qvdb delete COLLECTION (ID... | --filter F)
+class DeleteCommand final : public Command {
+ public:
+  struct Args {
+    std::string collection;
+    std::vector<std::string> ids;
+    std::string id_type = "auto";
+    std::string filter;  // an expression (docs/filter.md), instead of ids
+  };
+  std::vector<std::string> path() const override { return {"delete"}; }
+  std::string help() const override {
+    return "Delete rows by id, or every row that passes a filter";
+  }
   void AddOptions(CLI::App& app) override;
   int Run(CommandContext& ctx) override;
   const Args& args() const { return args_; }
@@ -173,16 +221,17 @@ class GetCommand final : public Command {
   Args args_;
 };
 
-// qvdb delete COLLECTION ID...
-class DeleteCommand final : public Command {
+// qvdb count COLLECTION [--filter F]
+class CountCommand final : public Command {
  public:
   struct Args {
     std::string collection;
-    std::vector<std::string> ids;
-    std::string id_type = "auto";
+    std::string filter;  // empty: every row
   };
-  std::vector<std::string> path() const override { return {"delete"}; }
-  std::string help() const override { return "Delete rows by id"; }
+  std::vector<std::string> path() const override { return {"count"}; }
+  std::string help() const override {
+    return "Count the rows, or those that pass a filter";
+  }
   void AddOptions(CLI::App& app) override;
   int Run(CommandContext& ctx) override;
   const Args& args() const { return args_; }

@@ -1,4 +1,4 @@
-// qvdb collection create|list|describe|drop.
+// qvdb collection create|add-field|list|describe|drop.
 #include <fmt/format.h>
 
 #include "client/cli/commands.h"
@@ -17,6 +17,30 @@ std::string BytesPerVector(const v1::CollectionDescription& d) {
   }
   if (d.refine_code_size() > 0) out += fmt::format("+{}", d.refine_code_size());
   return out;
+}
+
+// --field NAME:TYPE[:unindexed]; the server checks the name and type.
+absl::StatusOr<v1::FieldSpec> ParseFieldArg(const std::string& text) {
+  std::vector<std::string> parts(1);
+  for (char c : text) {
+    if (c == ':') {
+      parts.emplace_back();
+    } else {
+      parts.back() += c;
+    }
+  }
+  if (parts.size() < 2 || parts.size() > 3 ||
+      (parts.size() == 3 && parts[2] != "unindexed")) {
+    return absl::InvalidArgumentError(fmt::format(
+        "--field {}: write NAME:TYPE or NAME:TYPE:unindexed, e.g. "
+        "lang:keyword",
+        text));
+  }
+  v1::FieldSpec f;
+  f.set_name(parts[0]);
+  f.set_type(parts[1]);
+  if (parts.size() == 3) f.set_indexed(false);
+  return f;
 }
 
 }  // namespace
@@ -44,25 +68,9 @@ int CollectionCreateCommand::Run(CommandContext& ctx) {
     return ctx.UsageError(std::string(metric.status().message()));
   std::vector<v1::FieldSpec> fields;
   for (const std::string& text : args_.fields) {
-    std::vector<std::string> parts(1);
-    for (char c : text) {
-      if (c == ':') {
-        parts.emplace_back();
-      } else {
-        parts.back() += c;
-      }
-    }
-    if (parts.size() < 2 || parts.size() > 3 ||
-        (parts.size() == 3 && parts[2] != "unindexed")) {
-      return ctx.UsageError(fmt::format(
-          "--field {}: write NAME:TYPE or NAME:TYPE:unindexed, e.g. "
-          "lang:keyword",
-          text));
-    }
-    v1::FieldSpec& f = fields.emplace_back();
-    f.set_name(parts[0]);
-    f.set_type(parts[1]);
-    if (parts.size() == 3) f.set_indexed(false);
+    auto f = ParseFieldArg(text);
+    if (!f.ok()) return ctx.UsageError(std::string(f.status().message()));
+    fields.push_back(*std::move(f));
   }
   auto info = ctx.client().CreateCollection(args_.name, args_.dim, *metric,
                                             args_.spec, fields);
@@ -73,6 +81,37 @@ int CollectionCreateCommand::Run(CommandContext& ctx) {
     ctx.out() << fmt::format("created collection {} ({}-d, {}, {})\n",
                              info->name(), info->dimension(),
                              MetricArgName(info->metric()), info->index_spec());
+  }
+  return kExitOk;
+}
+
+void CollectionAddFieldCommand::AddOptions(CLI::App& app) {
+  app.add_option("name", args_.name, "Collection name")->required();
+  app.add_option("--field", args_.field,
+                 "The new field, NAME:TYPE[:unindexed] (types: keyword, "
+                 "int64, double, bool, timestamp, keyword_list)")
+      ->required();
+}
+
+int CollectionAddFieldCommand::Run(CommandContext& ctx) {
+  auto field = ParseFieldArg(args_.field);
+  if (!field.ok()) return ctx.UsageError(std::string(field.status().message()));
+  auto r = ctx.client().AddField(args_.name, *field);
+  if (!r.ok()) return ctx.Fail(r.status());
+  if (ctx.json()) {
+    PrintJson(ctx.out(),
+              json{{"collection", InfoToJson(r->info())},
+                   {"field", field->name()},
+                   {"rows_scanned", r->rows_scanned()},
+                   {"rows_with_value", r->rows_with_value()},
+                   {"rows_wrong_type", r->rows_wrong_type()},
+                   {"seconds", r->seconds()}});
+  } else {
+    ctx.out() << fmt::format(
+        "added field {} ({}) to collection {}: {} of {} row(s) hold it, {} of "
+        "the wrong type (no value), {:.3f} s\n",
+        field->name(), field->type(), args_.name, r->rows_with_value(),
+        r->rows_scanned(), r->rows_wrong_type(), r->seconds());
   }
   return kExitOk;
 }

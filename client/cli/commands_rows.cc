@@ -1,7 +1,8 @@
-// qvdb ingest, get, delete.
+// qvdb ingest, get, delete, count.
 #include <fmt/format.h>
 
 #include <chrono>
+#include <optional>
 
 #include "client/cli/commands.h"
 #include "client/cli/output.h"
@@ -26,6 +27,28 @@ absl::StatusOr<std::vector<v1::Id>> ParseIds(
     ids.push_back(*std::move(id));
   }
   return ids;
+}
+
+void AddFilterOption(CLI::App& app, std::string* filter,
+                     std::string_view what) {
+  app.add_option("--filter", *filter,
+                 fmt::format("{} the rows that pass this filter over the "
+                             "declared fields instead of ids, e.g. "
+                             "'lang = \"en\" and year >= 2020' "
+                             "(docs/filter.md)",
+                             what));
+}
+
+// Ids or --filter, exactly one of them.
+std::optional<std::string> IdsOrFilterError(const std::vector<std::string>& ids,
+                                            const std::string& filter) {
+  if (!ids.empty() && !filter.empty()) {
+    return "give ids or --filter, not both";
+  }
+  if (ids.empty() && filter.empty()) {
+    return "give ids or --filter 'EXPRESSION' (docs/filter.md)";
+  }
+  return std::nullopt;
 }
 
 void AddIdTypeOption(CLI::App& app, std::string* id_type) {
@@ -201,13 +224,67 @@ int IngestCommand::Run(CommandContext& ctx) {
 
 void GetCommand::AddOptions(CLI::App& app) {
   app.add_option("collection", args_.collection, "Collection")->required();
-  app.add_option("ids", args_.ids, "Ids to read")->required();
+  app.add_option("ids", args_.ids, "Ids to read (or --filter)");
   AddIdTypeOption(app, &args_.id_type);
   app.add_flag("--vector", args_.with_vector, "Also print the vectors");
   app.add_flag("--no-payload", args_.no_payload, "Do not fetch payloads");
+  AddFilterOption(app, &args_.filter, "Read");
+  app.add_option("--limit", args_.limit,
+                 "With --filter: at most this many rows, 1 to 10000 "
+                 "(0: the server's default, 100)")
+      ->capture_default_str();
+}
+
+int GetCommand::RunFiltered(CommandContext& ctx) {
+  auto response =
+      ctx.client().GetWhere(args_.collection, args_.filter, args_.limit,
+                            !args_.no_payload, args_.with_vector);
+  if (!response.ok()) return ctx.Fail(response.status());
+  if (ctx.json()) {
+    json rows = json::array();
+    for (const auto& r : response->results()) {
+      json row{{"id", IdToJson(r.id())}};
+      if (!args_.no_payload) row["payload"] = PayloadToJson(r.payload());
+      if (args_.with_vector) {
+        row["vector"] =
+            std::vector<float>(r.vector().begin(), r.vector().end());
+      }
+      rows.push_back(std::move(row));
+    }
+    PrintJson(ctx.out(), json{{"results", rows}, {"more", response->more()}});
+  } else {
+    std::vector<std::string> headers = {"ID"};
+    if (!args_.no_payload) headers.push_back("PAYLOAD");
+    if (args_.with_vector) headers.push_back("VECTOR");
+    Table table(headers);
+    for (const auto& r : response->results()) {
+      std::vector<std::string> cells = {IdCell(r.id())};
+      if (!args_.no_payload) cells.push_back(Ellipsize(r.payload(), 60));
+      if (args_.with_vector) {
+        cells.push_back(VectorCell(
+            std::vector<float>(r.vector().begin(), r.vector().end())));
+      }
+      table.AddRow(std::move(cells));
+    }
+    table.Print(ctx.out());
+    if (response->more()) {
+      ctx.err() << fmt::format(
+          "qvdb: more rows pass the filter than the {} shown; raise --limit "
+          "(at most 10000) or narrow the filter\n",
+          response->results_size());
+    }
+  }
+  return kExitOk;
 }
 
 int GetCommand::Run(CommandContext& ctx) {
+  if (auto error = IdsOrFilterError(args_.ids, args_.filter)) {
+    return ctx.UsageError(*error);
+  }
+  if (!args_.filter.empty()) return RunFiltered(ctx);
+  if (args_.limit != 0) {
+    return ctx.UsageError("--limit applies to --filter");
+  }
   auto ids = ParseIds(args_.ids, args_.id_type);
   if (!ids.ok()) return ctx.UsageError(std::string(ids.status().message()));
   auto results = ctx.client().Get(args_.collection, *ids, !args_.no_payload,
@@ -255,11 +332,25 @@ int GetCommand::Run(CommandContext& ctx) {
 
 void DeleteCommand::AddOptions(CLI::App& app) {
   app.add_option("collection", args_.collection, "Collection")->required();
-  app.add_option("ids", args_.ids, "Ids to delete")->required();
+  app.add_option("ids", args_.ids, "Ids to delete (or --filter)");
   AddIdTypeOption(app, &args_.id_type);
+  AddFilterOption(app, &args_.filter, "Delete");
 }
 
 int DeleteCommand::Run(CommandContext& ctx) {
+  if (auto error = IdsOrFilterError(args_.ids, args_.filter)) {
+    return ctx.UsageError(*error);
+  }
+  if (!args_.filter.empty()) {
+    auto response = ctx.client().DeleteWhere(args_.collection, args_.filter);
+    if (!response.ok()) return ctx.Fail(response.status());
+    if (ctx.json()) {
+      PrintJson(ctx.out(), json{{"deleted", response->deleted()}});
+    } else {
+      ctx.out() << fmt::format("deleted {}\n", response->deleted());
+    }
+    return kExitOk;
+  }
   auto ids = ParseIds(args_.ids, args_.id_type);
   if (!ids.ok()) return ctx.UsageError(std::string(ids.status().message()));
   auto response = ctx.client().Delete(args_.collection, *ids);
@@ -270,6 +361,29 @@ int DeleteCommand::Run(CommandContext& ctx) {
   } else {
     ctx.out() << fmt::format("deleted {}, not found {}\n", response->deleted(),
                              response->not_found());
+  }
+  return kExitOk;
+}
+
+// --- count ---
+
+void CountCommand::AddOptions(CLI::App& app) {
+  app.add_option("collection", args_.collection, "Collection")->required();
+  app.add_option("--filter", args_.filter,
+                 "Count only the rows that pass this filter over the declared "
+                 "fields, e.g. 'lang = \"en\"' (docs/filter.md); none: every "
+                 "row");
+}
+
+int CountCommand::Run(CommandContext& ctx) {
+  auto count = ctx.client().Count(args_.collection, args_.filter);
+  if (!count.ok()) return ctx.Fail(count.status());
+  if (ctx.json()) {
+    PrintJson(ctx.out(), json{{"collection", args_.collection},
+                              {"filter", args_.filter},
+                              {"count", *count}});
+  } else {
+    ctx.out() << *count << "\n";
   }
   return kExitOk;
 }

@@ -180,7 +180,19 @@ void FieldIndex::Remove(int64_t id) {
   }
 }
 
-void FieldIndex::LoadLiveRows(const Roaring& rows) { live_ |= rows; }
+void FieldIndex::LoadLiveRows(const Roaring& rows) {
+  live_ |= rows;
+  if (live_.isEmpty()) return;
+  // Keyword columns sized once, so loading them leaves no growth slack.
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    const FieldType t = schema_.fields()[i].type;
+    if (IsKeywordLike(t) && t != FieldType::kKeywordList) {
+      std::vector<uint32_t>& column = fields_[i].keyword_column;
+      column.resize(std::max<size_t>(column.size(), size_t(live_.maximum()) + 1),
+                    kNoValue);
+    }
+  }
+}
 
 absl::StatusOr<const FieldSpec*> FieldIndex::LoadTarget(size_t field,
                                                         bool numeric) const {
@@ -321,6 +333,127 @@ Roaring FieldIndex::Evaluate(const FilterExpr& expr) const {
     default:
       return Leaf(expr);
   }
+}
+
+uint64_t FieldIndex::Estimate(const FilterExpr& expr) const {
+  using Kind = FilterExpr::Kind;
+  const double live = double(live_.cardinality());
+  if (live == 0) return 0;
+  switch (expr.kind) {
+    case Kind::kAnd: {
+      double fraction = 1.0;
+      for (const FilterExpr& c : expr.children) fraction *= Estimate(c) / live;
+      return uint64_t(fraction * live);
+    }
+    case Kind::kOr: {
+      double none = 1.0;  // the fraction that fails every part
+      for (const FilterExpr& c : expr.children) none *= 1.0 - Estimate(c) / live;
+      return uint64_t((1.0 - none) * live);
+    }
+    case Kind::kNot:
+      return uint64_t(live) - std::min<uint64_t>(Estimate(expr.children[0]),
+                                                  uint64_t(live));
+    default:
+      break;
+  }
+  const size_t field = size_t(expr.field);
+  const PerField& f = fields_[field];
+  const FieldSpec& spec = schema_.fields()[field];
+  const uint64_t present = f.present.cardinality();
+  if (expr.kind == Kind::kExists) return present;
+  uint64_t hits = 0;
+  const bool negated = expr.kind == Kind::kIn ? expr.negated_in
+                                              : expr.op == FilterExpr::Op::kNe;
+  if (IsKeywordLike(spec.type)) {
+    for (const FieldValue& v : expr.values) {
+      const uint32_t id = FindDictId(f, v);
+      if (id == kNoValue) continue;
+      // Unindexed: no bitmap to count, so assume values share the rows.
+      hits += spec.indexed ? f.rows_with[id].cardinality()
+                           : present / std::max<size_t>(f.dict_values.size(), 1);
+    }
+  } else {
+    auto count = [&](const auto& column, auto bound_type) {
+      using T = decltype(bound_type);
+      if (expr.kind == Kind::kIn) {
+        for (const FieldValue& v : expr.values) {
+          hits += column.Estimate(RangeOf(FilterExpr::Op::kEq, std::get<T>(v)));
+        }
+      } else {
+        hits += column.Estimate(RangeOf(expr.op, std::get<T>(expr.values[0])));
+      }
+    };
+    if (IsIntegral(spec.type)) {
+      count(f.ints, int64_t{0});
+    } else {
+      count(f.doubles, 0.0);
+    }
+  }
+  hits = std::min(hits, present);
+  return negated ? present - hits : hits;
+}
+
+bool FieldIndex::Passes(const FilterExpr& expr, uint32_t row) const {
+  using Kind = FilterExpr::Kind;
+  switch (expr.kind) {
+    case Kind::kAnd:
+      for (const FilterExpr& c : expr.children) {
+        if (!Passes(c, row)) return false;
+      }
+      return true;
+    case Kind::kOr:
+      for (const FilterExpr& c : expr.children) {
+        if (Passes(c, row)) return true;
+      }
+      return false;
+    case Kind::kNot:
+      return live_.contains(row) && !Passes(expr.children[0], row);
+    default:
+      break;
+  }
+  const size_t field = size_t(expr.field);
+  const PerField& f = fields_[field];
+  const FieldSpec& spec = schema_.fields()[field];
+  if (expr.kind == Kind::kExists) return f.present.contains(row);
+  // A row without the field fails every comparison, negated or not.
+  const bool negated = expr.kind == Kind::kIn ? expr.negated_in
+                                              : expr.op == FilterExpr::Op::kNe;
+  if (spec.type == FieldType::kKeywordList) {
+    auto it = f.tags.find(row);
+    if (it == f.tags.end()) return false;
+    bool any = false;
+    for (const FieldValue& v : expr.values) {
+      const uint32_t id = FindDictId(f, v);
+      any = any || (id != kNoValue && std::binary_search(it->second.begin(),
+                                                          it->second.end(), id));
+    }
+    return any != negated;
+  }
+  if (IsKeywordLike(spec.type)) {
+    if (row >= f.keyword_column.size() || f.keyword_column[row] == kNoValue) {
+      return false;
+    }
+    bool any = false;
+    for (const FieldValue& v : expr.values) {
+      any = any || FindDictId(f, v) == f.keyword_column[row];
+    }
+    return any != negated;
+  }
+  auto test = [&](const auto& column, auto bound_type) {
+    using T = decltype(bound_type);
+    T value{};
+    if (!column.Get(row, &value)) return false;
+    if (expr.kind == Kind::kIn) {
+      bool any = false;
+      for (const FieldValue& v : expr.values) any = any || value == std::get<T>(v);
+      return any != negated;
+    }
+    const T bound = std::get<T>(expr.values[0]);
+    if (negated) return !(value == bound);
+    return RangeOf(expr.op, bound).Contains(value);
+  };
+  return IsIntegral(spec.type) ? test(f.ints, int64_t{0})
+                               : test(f.doubles, 0.0);
 }
 
 size_t FieldIndex::memory_bytes() const {

@@ -72,6 +72,15 @@ class FieldIndex {
 
   // The live rows that pass `expr`.
   Roaring Evaluate(const FilterExpr& expr) const;
+  // About how many live rows pass `expr`, without building the set: exact
+  // for one keyword value, a numeric range (up to stale pairs) or exists;
+  // and/or/not combine their parts as if independent. Costs a few lookups,
+  // so a search can choose its strategy before paying for Evaluate.
+  uint64_t Estimate(const FilterExpr& expr) const;
+  // Whether live row `row` passes `expr`, from the columns: the per-
+  // candidate test of a search whose filter too many rows pass to build
+  // their set (FieldPredicateFilter).
+  bool Passes(const FilterExpr& expr, uint32_t row) const;
   // Live rows; the denominator of a filter's selectivity.
   uint64_t live_rows() const { return live_.cardinality(); }
   // Bytes of the columns, dictionaries and bitmaps, for stats.
@@ -110,19 +119,49 @@ class FieldIndex {
   Roaring live_;
 };
 
+// An IdFilter that evaluates a filter on each candidate's column values
+// (FieldIndex::Passes). The FieldIndex and the expression must outlive it,
+// and the index must not change meanwhile (its owner holds a reader lock).
+class FieldPredicateFilter final : public IdFilter {
+ public:
+  FieldPredicateFilter(const FieldIndex& index, const FilterExpr& expr)
+      : index_(index), expr_(expr) {}
+  bool Contains(int64_t id) const override {
+    return id >= 0 && id <= int64_t{UINT32_MAX} &&
+           index_.Passes(expr_, uint32_t(id));
+  }
+
+ private:
+  const FieldIndex& index_;
+  const FilterExpr& expr_;
+};
+
 // An IdFilter over a Roaring set, for the search paths' per-candidate test.
+// A scan tests every candidate it meets (hundreds of thousands when a filter
+// raises nprobe), and a Roaring lookup costs 50-100 ns; so when the ids
+// are not too sparse it copies them into a dense bit per id (one load a
+// test): at most 16 words per id, i.e. 128 KB for any set over 1M rows.
 class RoaringIdFilter final : public IdFilter {
  public:
   explicit RoaringIdFilter(Roaring ids) : ids_(std::move(ids)) {
-    ids_.runOptimize();
+    if (ids_.isEmpty()) return;
+    const size_t words = size_t(ids_.maximum()) / 64 + 1;
+    if (words <= 16 * ids_.cardinality()) {
+      bits_.assign(words, 0);
+      for (uint32_t id : ids_) bits_[id / 64] |= uint64_t{1} << (id % 64);
+    }
   }
   bool Contains(int64_t id) const override {
-    return id >= 0 && id <= int64_t{UINT32_MAX} && ids_.contains(uint32_t(id));
+    if (id < 0 || id > int64_t{UINT32_MAX}) return false;
+    if (bits_.empty()) return ids_.contains(uint32_t(id));
+    const size_t word = size_t(id) / 64;
+    return word < bits_.size() && (bits_[word] >> (id % 64)) & 1;
   }
   const Roaring& ids() const { return ids_; }
 
  private:
   Roaring ids_;
+  std::vector<uint64_t> bits_;  // empty: the ids are sparse, ask ids_
 };
 
 }  // namespace qvdb

@@ -28,6 +28,92 @@ bool IsNumeric(FieldType t) {
          t == FieldType::kTimestamp;
 }
 
+constexpr std::string_view kOpText[] = {"=", "!=", "<", "<=", ">", ">="};
+
+std::string DeclaredNames(const FieldSchema& schema) {
+  if (schema.fields().empty()) return "no fields";
+  std::string names;
+  for (const FieldSpec& f : schema.fields()) {
+    names += names.empty() ? "" : ", ";
+    names += f.name;
+  }
+  return names;
+}
+
+absl::Status TypeMismatch(const FieldSpec& spec, std::string_view what) {
+  return absl::InvalidArgumentError(
+      fmt::format("filter: field \"{}\" is {}, got {}", spec.name,
+                  FieldTypeName(spec.type), what));
+}
+
+// The one type check of both forms' literals: the value `lit` gives a field
+// of `spec`'s type. `what` names the literal and where it is.
+absl::StatusOr<FieldValue> CheckLiteral(const FieldSpec& spec,
+                                        const FilterLiteral& lit,
+                                        std::string_view what) {
+  using T = FilterLiteral::Type;
+  switch (spec.type) {
+    case FieldType::kKeyword:
+    case FieldType::kKeywordList:
+      if (lit.type == T::kString &&
+          std::holds_alternative<std::string>(lit.value)) {
+        return lit.value;
+      }
+      break;
+    case FieldType::kBool:
+      if (lit.type == T::kBool && std::holds_alternative<bool>(lit.value)) {
+        return lit.value;
+      }
+      break;
+    case FieldType::kInt64:
+    case FieldType::kTimestamp:
+      // A timestamp takes integer microseconds; an int64 no timestamp.
+      if ((lit.type == T::kInt64 ||
+           (lit.type == T::kTimestamp && spec.type == FieldType::kTimestamp)) &&
+          std::holds_alternative<int64_t>(lit.value)) {
+        return lit.value;
+      }
+      break;
+    case FieldType::kDouble:
+      if (lit.type == T::kInt64 && std::holds_alternative<int64_t>(lit.value)) {
+        return FieldValue(double(std::get<int64_t>(lit.value)));
+      }
+      if (lit.type == T::kDouble && std::holds_alternative<double>(lit.value) &&
+          std::isfinite(std::get<double>(lit.value))) {
+        return lit.value;
+      }
+      break;
+  }
+  return TypeMismatch(spec, what);
+}
+
+// Ordering operators (< <= > >=) need a number or a timestamp.
+absl::Status CheckOperator(const FieldSpec& spec, FilterExpr::Op op,
+                           std::string_view where) {
+  if (op == FilterExpr::Op::kEq || op == FilterExpr::Op::kNe ||
+      IsNumeric(spec.type)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(fmt::format(
+      "filter: '{}' {} needs a numeric or timestamp field; \"{}\" is {}",
+      kOpText[static_cast<int>(op)], where, spec.name,
+      FieldTypeName(spec.type)));
+}
+
+absl::Status InListTooLong(const FieldSpec& spec, std::string_view where) {
+  return absl::InvalidArgumentError(fmt::format(
+      "filter: 'in' list for field \"{}\" has more than {} values {}: split "
+      "the filter",
+      spec.name, kMaxInListValues, where));
+}
+
+absl::Status TooDeep(std::string_view where) {
+  return absl::InvalidArgumentError(
+      fmt::format("filter: nesting deeper than {} levels {}: simplify the "
+                  "filter",
+                  kMaxFilterDepth, where));
+}
+
 // --- tokens ---
 
 struct Token {
@@ -167,9 +253,7 @@ class Parser {
 
   absl::Status CheckDepth(int depth) const {
     if (depth > kMaxFilterDepth) {
-      return SyntaxError(fmt::format(
-          "nesting deeper than {} levels at offset {}: simplify the filter",
-          kMaxFilterDepth, Peek().offset));
+      return TooDeep(fmt::format("at offset {}", Peek().offset));
     }
     return absl::OkStatus();
   }
@@ -239,19 +323,9 @@ class Parser {
       return absl::InvalidArgumentError(fmt::format(
           "filter: unknown field \"{}\" at offset {}; the collection declares "
           "{}",
-          t.text, t.offset, DeclaredNames()));
+          t.text, t.offset, DeclaredNames(schema_)));
     }
     return int(spec - schema_.fields().data());
-  }
-
-  std::string DeclaredNames() const {
-    if (schema_.fields().empty()) return "no fields";
-    std::string names;
-    for (const FieldSpec& f : schema_.fields()) {
-      names += names.empty() ? "" : ", ";
-      names += f.name;
-    }
-    return names;
   }
 
   absl::StatusOr<FilterExpr> ParsePredicate() {
@@ -272,10 +346,8 @@ class Parser {
       RETURN_IF_ERROR(Expect("("));
       while (true) {
         if (e.values.size() == kMaxInListValues) {
-          return SyntaxError(fmt::format(
-              "'in' list for field \"{}\" has more than {} values at offset "
-              "{}: split the filter",
-              spec.name, kMaxInListValues, Peek().offset));
+          return InListTooLong(spec,
+                               fmt::format("at offset {}", Peek().offset));
         }
         ASSIGN_OR_RETURN(FieldValue v, ParseValue(spec));
         e.values.push_back(std::move(v));
@@ -306,58 +378,40 @@ class Parser {
     }
     e.kind = FilterExpr::Kind::kCompare;
     e.op = found->second;
-    const bool ordering = e.op != FilterExpr::Op::kEq &&
-                          e.op != FilterExpr::Op::kNe;
-    if (ordering && !IsNumeric(spec.type)) {
-      return absl::InvalidArgumentError(fmt::format(
-          "filter: '{}' at offset {} needs a numeric or timestamp field; "
-          "\"{}\" is {}",
-          op.text, op.offset, spec.name, FieldTypeName(spec.type)));
-    }
+    RETURN_IF_ERROR(
+        CheckOperator(spec, e.op, fmt::format("at offset {}", op.offset)));
     ASSIGN_OR_RETURN(FieldValue v, ParseValue(spec));
     e.values.push_back(std::move(v));
     return e;
   }
 
+  // The token as a literal, then CheckLiteral (shared with ResolveFilter).
   absl::StatusOr<FieldValue> ParseValue(const FieldSpec& spec) {
     const Token& t = Next();
-    auto mismatch = [&]() {
-      return absl::InvalidArgumentError(fmt::format(
-          "filter: field \"{}\" is {}, got {}", spec.name,
-          FieldTypeName(spec.type), Describe(t)));
-    };
-    switch (spec.type) {
-      case FieldType::kKeyword:
-      case FieldType::kKeywordList:
-        if (t.type != Token::Type::kString) return mismatch();
-        return FieldValue(t.text);
-      case FieldType::kBool:
-        if (t.type != Token::Type::kWord ||
-            (t.text != "true" && t.text != "false")) {
-          return mismatch();
-        }
-        return FieldValue(t.text == "true");
-      case FieldType::kInt64:
-      case FieldType::kTimestamp: {
-        if (t.type != Token::Type::kNumber) return mismatch();
-        int64_t v = 0;
-        const char* b = t.text.data() + (t.text[0] == '+' ? 1 : 0);
-        const char* e = t.text.data() + t.text.size();
-        auto [p, ec] = std::from_chars(b, e, v);
-        if (ec != std::errc() || p != e) return mismatch();
-        return FieldValue(v);
+    using T = FilterLiteral::Type;
+    FilterLiteral lit;
+    if (t.type == Token::Type::kString) {
+      lit = {T::kString, FieldValue(t.text)};
+    } else if (t.type == Token::Type::kWord &&
+               (t.text == "true" || t.text == "false")) {
+      lit = {T::kBool, FieldValue(t.text == "true")};
+    } else if (t.type == Token::Type::kNumber) {
+      const char* b = t.text.data() + (t.text[0] == '+' ? 1 : 0);
+      const char* e = t.text.data() + t.text.size();
+      int64_t i = 0;
+      double d = 0;
+      if (auto [p, ec] = std::from_chars(b, e, i); ec == std::errc() && p == e) {
+        lit = {T::kInt64, FieldValue(i)};
+      } else if (auto [q, ed] = std::from_chars(b, e, d);
+                 ed == std::errc() && q == e && std::isfinite(d)) {
+        lit = {T::kDouble, FieldValue(d)};
+      } else {
+        return TypeMismatch(spec, Describe(t));  // out of range
       }
-      case FieldType::kDouble: {
-        if (t.type != Token::Type::kNumber) return mismatch();
-        double v = 0;
-        const char* b = t.text.data() + (t.text[0] == '+' ? 1 : 0);
-        const char* e = t.text.data() + t.text.size();
-        auto [p, ec] = std::from_chars(b, e, v);
-        if (ec != std::errc() || p != e || !std::isfinite(v)) return mismatch();
-        return FieldValue(v);
-      }
+    } else {
+      return TypeMismatch(spec, Describe(t));
     }
-    return mismatch();
+    return CheckLiteral(spec, lit, Describe(t));
   }
 
   std::vector<Token> tokens_;
@@ -538,6 +592,120 @@ absl::StatusOr<FilterExpr> ParseFilter(std::string_view text,
   return Parser(std::move(tokens), schema).ParseAll();
 }
 
+namespace {
+
+std::string_view LiteralTypeName(FilterLiteral::Type type) {
+  static constexpr std::string_view kNames[] = {"string", "int64", "double",
+                                                "bool", "timestamp"};
+  return kNames[static_cast<int>(type)];
+}
+
+std::string DescribeLiteral(const FilterLiteral& lit, std::string_view where) {
+  return fmt::format("{} {} at {}", LiteralTypeName(lit.type),
+                     LiteralText(lit.value), where);
+}
+
+// `where` names the node in the Filter message's terms, e.g.
+// "filter.and[1].comparison"; depth counts its and/or/not ancestors.
+absl::StatusOr<FilterExpr> Resolve(const StructuredFilter& f,
+                                   const FieldSchema& schema, int depth,
+                                   const std::string& where) {
+  using Kind = FilterExpr::Kind;
+  if (depth > kMaxFilterDepth) return TooDeep(fmt::format("at {}", where));
+  FilterExpr e;
+  e.kind = f.kind;
+  if (f.kind == Kind::kAnd || f.kind == Kind::kOr || f.kind == Kind::kNot) {
+    const std::string_view word = f.kind == Kind::kAnd  ? "all_of"
+                                  : f.kind == Kind::kOr ? "any_of"
+                                                        : "negate";
+    if (f.children.empty() || (f.kind == Kind::kNot && f.children.size() != 1)) {
+      return absl::InvalidArgumentError(fmt::format(
+          "filter: {}.{} has {} filters; give {}", where, word,
+          f.children.size(), f.kind == Kind::kNot ? "one" : "at least one"));
+    }
+    for (size_t i = 0; i < f.children.size(); ++i) {
+      const std::string child =
+          f.kind == Kind::kNot
+              ? fmt::format("{}.negate", where)
+              : fmt::format("{}.{}.filters[{}]", where, word, i);
+      ASSIGN_OR_RETURN(FilterExpr c,
+                       Resolve(f.children[i], schema, depth + 1, child));
+      e.children.push_back(std::move(c));
+    }
+    // and/or of one filter is that filter (FilterExpr's chains have two or
+    // more).
+    if (f.kind != Kind::kNot && e.children.size() == 1) {
+      return std::move(e.children[0]);
+    }
+    return e;
+  }
+  const std::string_view leaf = f.kind == Kind::kCompare ? "comparison"
+                                : f.kind == Kind::kIn    ? "in_list"
+                                                         : "exists";
+  const std::string at = fmt::format("{}.{}", where, leaf);
+  if (f.field.empty()) {
+    return absl::InvalidArgumentError(
+        fmt::format("filter: {}.field is empty; name a field", at));
+  }
+  const FieldSpec* spec = schema.Find(f.field);
+  if (spec == nullptr) {
+    return absl::InvalidArgumentError(fmt::format(
+        "filter: unknown field \"{}\" at {}; the collection declares {}",
+        f.field.substr(0, 80), at, DeclaredNames(schema)));
+  }
+  e.field = int(spec - schema.fields().data());
+  switch (f.kind) {
+    case Kind::kExists:
+      return e;
+    case Kind::kCompare: {
+      e.op = f.op;
+      RETURN_IF_ERROR(CheckOperator(*spec, e.op, fmt::format("at {}", at)));
+      if (f.values.size() != 1) {
+        return absl::InvalidArgumentError(fmt::format(
+            "filter: {}.value is not set; set one typed value", at));
+      }
+      ASSIGN_OR_RETURN(
+          FieldValue v,
+          CheckLiteral(*spec, f.values[0],
+                       DescribeLiteral(f.values[0], at + ".value")));
+      e.values.push_back(std::move(v));
+      return e;
+    }
+    case Kind::kIn: {
+      e.negated_in = f.negated_in;
+      if (f.values.empty()) {
+        return absl::InvalidArgumentError(fmt::format(
+            "filter: {}.values is empty; give 1 to {} values", at,
+            kMaxInListValues));
+      }
+      if (f.values.size() > kMaxInListValues) {
+        return InListTooLong(
+            *spec, fmt::format("at {} ({} given)", at, f.values.size()));
+      }
+      for (size_t i = 0; i < f.values.size(); ++i) {
+        ASSIGN_OR_RETURN(
+            FieldValue v,
+            CheckLiteral(*spec, f.values[i],
+                         DescribeLiteral(f.values[i],
+                                         fmt::format("{}.values[{}]", at, i))));
+        e.values.push_back(std::move(v));
+      }
+      return e;
+    }
+    default:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      fmt::format("filter: {} is not set; set one kind of filter", where));
+}
+
+}  // namespace
+
+absl::StatusOr<FilterExpr> ResolveFilter(const StructuredFilter& filter,
+                                         const FieldSchema& schema) {
+  return Resolve(filter, schema, 0, "structured_filter");
+}
+
 bool FilterMatches(const FilterExpr& expr, const RowValues& values) {
   using Kind = FilterExpr::Kind;
   switch (expr.kind) {
@@ -603,8 +771,6 @@ std::string FilterToText(const FilterExpr& expr, const FieldSchema& schema) {
       return out + ")";
     }
     case Kind::kCompare: {
-      static constexpr std::string_view kOpText[] = {"=", "!=", "<",
-                                                     "<=", ">", ">="};
       return fmt::format("{} {} {}", schema.fields()[expr.field].name,
                          kOpText[static_cast<int>(expr.op)],
                          LiteralText(expr.values[0]));

@@ -109,6 +109,43 @@ struct FilterExpr {
 absl::StatusOr<FilterExpr> ParseFilter(std::string_view text,
                                        const FieldSchema& schema);
 
+// One literal of a filter as a request writes it, before it is checked
+// against its field: the text form's strings, numbers and true/false, and
+// the structured form's typed values. CheckLiteral (filter_expr.cc) is the
+// one place both forms' literals are checked against their field's type.
+struct FilterLiteral {
+  enum class Type { kString, kInt64, kDouble, kBool, kTimestamp };
+  Type type = Type::kString;
+  // string (kString), int64_t (kInt64, kTimestamp: microseconds since the
+  // Unix epoch), double (kDouble), bool (kBool).
+  FieldValue value;
+};
+
+// The structured form of a filter (the API's `Filter` message): field names
+// and typed literals, not yet checked. ResolveFilter checks it against a
+// schema with the text form's rules and bounds.
+struct StructuredFilter {
+  FilterExpr::Kind kind = FilterExpr::Kind::kCompare;
+  std::string field;                        // kCompare, kIn, kExists
+  FilterExpr::Op op = FilterExpr::Op::kEq;  // kCompare
+  bool negated_in = false;                  // kIn: `not in`
+  // kCompare: one; kIn: 1 to kMaxInListValues.
+  std::vector<FilterLiteral> values;
+  // kAnd, kOr: one or more; kNot: one.
+  std::vector<StructuredFilter> children;
+};
+
+// Checks `filter` against `schema` as ParseFilter checks the text form:
+// every field declared, every literal of its field's type (integers allowed
+// for doubles and timestamps), ordering operators on numbers and timestamps
+// only, nesting (each and, or, not) at most kMaxFilterDepth, `in` lists of 1
+// to kMaxInListValues values. Errors are InvalidArgument naming the node
+// in the Filter message's terms, e.g. `filter: unknown field "langg" at
+// structured_filter.all_of.filters[1].comparison; the collection declares
+// lang, year`.
+absl::StatusOr<FilterExpr> ResolveFilter(const StructuredFilter& filter,
+                                         const FieldSchema& schema);
+
 // Whether a row with `values` (RowValues for `schema`) passes `expr`.
 // A comparison on a field the row lacks is false (and its negation true):
 // `lang != "en"` does not match a row without `lang`; use exists().

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 #include <string>
 
@@ -168,6 +169,144 @@ TEST(FilterExprTest, TextRoundTripAgreesOnRandomRows) {
       EXPECT_EQ(FilterMatches(*expr, row), FilterMatches(*again, row)) << text;
     }
   }
+}
+
+// --- the structured form (ResolveFilter) ---
+
+FilterLiteral Lit(FilterLiteral::Type type, FieldValue v) {
+  return FilterLiteral{type, std::move(v)};
+}
+
+StructuredFilter Leaf(FilterExpr::Kind kind, std::string field,
+                      std::vector<FilterLiteral> values = {},
+                      FilterExpr::Op op = FilterExpr::Op::kEq) {
+  StructuredFilter f;
+  f.kind = kind;
+  f.field = std::move(field);
+  f.values = std::move(values);
+  f.op = op;
+  return f;
+}
+
+StructuredFilter Node(FilterExpr::Kind kind,
+                      std::vector<StructuredFilter> children) {
+  StructuredFilter f;
+  f.kind = kind;
+  f.children = std::move(children);
+  return f;
+}
+
+absl::Status ResolveError(const StructuredFilter& f) {
+  return ResolveFilter(f, TestSchema()).status();
+}
+
+void ExpectResolveInvalid(const StructuredFilter& f, std::string_view text) {
+  const absl::Status st = ResolveError(f);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  EXPECT_NE(std::string(st.message()).find(text), std::string::npos) << st;
+}
+
+// The structured form of a filter means what its text form means.
+TEST(FilterExprTest, StructuredFormResolvesToTheTextFormsExpression) {
+  using K = FilterExpr::Kind;
+  using T = FilterLiteral::Type;
+  const FieldSchema schema = TestSchema();
+  // lang = "en" and (year >= 2020 or not score < 0.5) and tags in ("faq")
+  // and exists(created) and public != false, with an integer literal for
+  // the double field and a timestamp literal for the timestamp one.
+  const StructuredFilter f =
+      Node(K::kAnd,
+           {Leaf(K::kCompare, "lang", {Lit(T::kString, FieldValue("en"))}),
+            Node(K::kOr,
+                 {Leaf(K::kCompare, "year",
+                       {Lit(T::kInt64, FieldValue(int64_t{2020}))},
+                       FilterExpr::Op::kGe),
+                  Node(K::kNot, {Leaf(K::kCompare, "score",
+                                      {Lit(T::kInt64, FieldValue(int64_t{1}))},
+                                      FilterExpr::Op::kLt)})}),
+            Leaf(K::kIn, "tags", {Lit(T::kString, FieldValue("faq"))}),
+            Leaf(K::kExists, "created"),
+            Leaf(K::kCompare, "created",
+                 {Lit(T::kTimestamp, FieldValue(int64_t{1700000000000000}))},
+                 FilterExpr::Op::kLe),
+            Leaf(K::kCompare, "public", {Lit(T::kBool, FieldValue(false))},
+                 FilterExpr::Op::kNe)});
+  auto resolved = ResolveFilter(f, schema);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  auto parsed = ParseFilter(
+      R"(lang = "en" and (year >= 2020 or not score < 1) and tags in ("faq")
+         and exists(created) and created <= 1700000000000000
+         and public != false)",
+      schema);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(FilterToText(*resolved, schema), FilterToText(*parsed, schema));
+  std::mt19937 rng(7);
+  for (int i = 0; i < 200; ++i) {
+    const RowValues row = Row(rng() % 2 ? "en" : "de", 2015 + int(rng() % 10),
+                              double(rng() % 20) / 10, rng() % 2 == 0,
+                              rng() % 2 ? std::vector<std::string>{"faq"}
+                                        : std::vector<std::string>{"x"});
+    EXPECT_EQ(FilterMatches(*resolved, row), FilterMatches(*parsed, row));
+  }
+}
+
+TEST(FilterExprTest, StructuredFormErrorsNameTheNodeAndTheField) {
+  using K = FilterExpr::Kind;
+  using T = FilterLiteral::Type;
+  ExpectResolveInvalid(
+      Node(K::kAnd,
+           {Leaf(K::kExists, "lang"),
+            Leaf(K::kCompare, "langg", {Lit(T::kString, FieldValue("en"))})}),
+      "unknown field \"langg\" at structured_filter.all_of.filters[1]."
+      "comparison; the collection declares lang, year");
+  ExpectResolveInvalid(
+      Leaf(K::kCompare, "year", {Lit(T::kString, FieldValue("2020"))}),
+      "field \"year\" is int64, got string \"2020\" at "
+      "structured_filter.comparison.value");
+  ExpectResolveInvalid(
+      Leaf(K::kCompare, "year", {Lit(T::kDouble, FieldValue(2020.5))}),
+      "field \"year\" is int64, got double");
+  ExpectResolveInvalid(
+      Leaf(K::kCompare, "year", {Lit(T::kTimestamp, FieldValue(int64_t{1}))}),
+      "field \"year\" is int64, got timestamp");
+  ExpectResolveInvalid(Leaf(K::kIn, "public",
+                            {Lit(T::kBool, FieldValue(true)),
+                             Lit(T::kString, FieldValue("yes"))}),
+                       "at structured_filter.in_list.values[1]");
+  ExpectResolveInvalid(
+      Leaf(K::kCompare, "lang", {Lit(T::kString, FieldValue("en"))},
+           FilterExpr::Op::kLt),
+      "needs a numeric or timestamp field");
+  ExpectResolveInvalid(
+      Leaf(K::kCompare, "score",
+           {Lit(T::kDouble,
+                FieldValue(std::numeric_limits<double>::infinity()))}),
+      "field \"score\" is double");
+  ExpectResolveInvalid(Leaf(K::kIn, "lang"), "values is empty");
+  ExpectResolveInvalid(Node(K::kOr, {}), "any_of has 0 filters");
+  ExpectResolveInvalid(Leaf(K::kExists, ""), "field is empty");
+}
+
+TEST(FilterExprTest, StructuredFormIsBoundedLikeTheText) {
+  using K = FilterExpr::Kind;
+  using T = FilterLiteral::Type;
+  auto nested = [](int levels) {
+    StructuredFilter f = Leaf(K::kExists, "year");
+    for (int i = 0; i < levels; ++i) f = Node(K::kNot, {std::move(f)});
+    return f;
+  };
+  EXPECT_TRUE(ResolveError(nested(kMaxFilterDepth)).ok());
+  ExpectResolveInvalid(nested(kMaxFilterDepth + 1),
+                       "nesting deeper than 32 levels");
+  std::vector<FilterLiteral> values;
+  for (size_t i = 0; i < kMaxInListValues; ++i) {
+    values.push_back(Lit(T::kInt64, FieldValue(int64_t(i))));
+  }
+  EXPECT_TRUE(ResolveError(Leaf(K::kIn, "year", values)).ok());
+  values.push_back(Lit(T::kInt64, FieldValue(int64_t{-1})));
+  ExpectResolveInvalid(Leaf(K::kIn, "year", values),
+                       "has more than 1024 values at structured_filter.in_list "
+                       "(1025 given)");
 }
 
 }  // namespace

@@ -42,8 +42,10 @@ void IvfIndex::ScoreAmong(const float* queries, size_t nq,
   // no codes (and a stale RAM code must not bring it back).
   std::vector<int64_t> held;
   held.reserve(ids.size());
-  for (int64_t id : ids) {
-    if (lists_.Contains(id)) held.push_back(id);
+  constexpr size_t kAhead = 16;  // the id map's entries are cache misses
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i + kAhead < ids.size()) lists_.Prefetch(ids[i + kAhead]);
+    if (lists_.Contains(ids[i])) held.push_back(ids[i]);
   }
   std::unique_ptr<SearchScratch> s = AcquireScratch();
   std::vector<float> raw, work, constant;

@@ -330,7 +330,7 @@ absl::StatusOr<std::vector<std::vector<Hit>>> Collection::Search(
     index = index_;
   }
   std::optional<FilterExpr> expr;
-  ASSIGN_OR_RETURN(std::optional<Roaring> allowed, AllowedRows(options, &expr));
+  ASSIGN_OR_RETURN(std::optional<Allowed> allowed, AllowedRows(options, &expr));
   SearchParams params;
   params.k = options.k;
   params.nprobe = options.nprobe;
@@ -340,7 +340,7 @@ absl::StatusOr<std::vector<std::vector<Hit>>> Collection::Search(
   SearchStats stats;
   absl::StatusOr<SearchResults> searched;
   if (allowed) {
-    searched = SearchFiltered(*index, queries, *allowed, params, &stats);
+    searched = SearchFiltered(*index, queries, *allowed, expr, params, &stats);
   } else {
     absl::ReaderMutexLock gate(&index_gate_);
     searched = index->Search(queries.data(), nq, params);

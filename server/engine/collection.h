@@ -39,6 +39,7 @@
 #include "index/filter/field_index.h"
 #include "index/filter/filter_expr.h"
 #include "index/vector_index.h"
+#include "server/engine/current_field_schema.h"
 #include "server/engine/engine_options.h"
 #include "server/engine/engine_types.h"
 #include "server/engine/storage_refine_source.h"
@@ -75,6 +76,28 @@ class Collection {
   absl::StatusOr<WriteSummary> Delete(std::span<const UserId> ids);
   absl::StatusOr<std::vector<GetResult>> Get(std::span<const UserId> ids,
                                              const GetOptions& options) const;
+  // Adds a field and fills it from the stored payloads (collection_fields.cc,
+  // docs/filter.md): writes to the collection wait until it is done;
+  // searches go on. The field is in the catalog only once every row's
+  // postings are stored; a failure or crash before leaves the collection as
+  // it was. AlreadyExists for a taken name, InvalidArgument for a bad one,
+  // FailedPrecondition when a stored payload is not a JSON object.
+  absl::StatusOr<AddFieldResult> AddField(const FieldSpec& field);
+
+  // --- rows chosen by a filter (collection_select.cc) ---
+  // Rows that pass `filter`; every live row when it is empty.
+  absl::StatusOr<uint64_t> Count(const RowFilter& filter) const;
+  // Up to `limit` rows that pass `filter` (not empty), in internal-id order.
+  // Each row returned passes on its payload as read here (a concurrent
+  // upsert that changed it is not missed); a row deleted meanwhile is left
+  // out.
+  absl::StatusOr<FilteredRows> GetWhere(const RowFilter& filter, size_t limit,
+                                        const GetOptions& options) const;
+  // Deletes every row that passes `filter` (not empty) when the call
+  // starts, in batches of kSelectBatchRows, each one storage write (as
+  // Delete) with each row checked on its payload under the write lock.
+  absl::StatusOr<WriteSummary> DeleteWhere(const RowFilter& filter);
+
   // Up to max_rows stored vectors, evenly spread over the internal ids:
   // about max_rows point reads, not a scan of the collection.
   absl::StatusOr<VectorSample> SampleVectors(size_t max_rows) const;
@@ -101,28 +124,73 @@ class Collection {
              const IndexSpec& spec, FieldSchema fields,
              const EngineOptions& options, size_t auto_train_threshold);
 
-  // --- payload fields and filters (collection_filter.cc) ---
-  // Builds field_index_ from the stored payloads.
+  // --- field postings (collection_fields.cc) ---
+  // Builds field_index_ from the field postings in storage; first writes
+  // the postings of fields that have none yet (a collection stored before
+  // postings were kept) from the payloads, once.
   absl::Status LoadFieldIndex();
-  // Each row's field values, read from its payload (InvalidArgument naming
-  // the row when one does not fit the schema). Empty without fields.
+  // What the backfill of fields from the payloads found.
+  struct BackfillCounts {
+    uint64_t rows = 0, with_value = 0, wrong_type = 0;
+  };
+  // Writes the postings of schema's fields first_field and later for every
+  // stored row, read from the payloads, in bounded batches. Nothing else may
+  // write the collection meanwhile (write_mu_ held, or loading). A payload
+  // that is not a JSON object fails it when refuse_non_object, else the row
+  // gets no values.
+  absl::StatusOr<BackfillCounts> BackfillPostings(const FieldSchema& schema,
+                                                  size_t first_field,
+                                                  bool refuse_non_object);
+  // A field index of `schema` loaded from the stored postings.
+  absl::StatusOr<std::unique_ptr<FieldIndex>> BuildFieldIndex(
+      const FieldSchema& schema) const;
+  // A row's postings for fields first_field and later (storage's form).
+  static absl::StatusOr<std::vector<FieldPosting>> PostingsOf(
+      const FieldSchema& schema, const RowValues& values, size_t first_field);
+
+  // --- payload fields and filters (collection_filter.cc) ---
+  // Each row's field values under `schema`, read from its payload
+  // (InvalidArgument naming the row when one does not fit the schema).
+  // Empty without fields.
   absl::StatusOr<std::vector<RowValues>> ExtractRowValues(
-      std::span<const UpsertRow> rows) const;
-  // The rows a search may return: nullopt when unfiltered.
-  absl::StatusOr<std::optional<Roaring>> AllowedRows(
+      std::span<const UpsertRow> rows, const FieldSchema& schema) const;
+  // What a filtered search may return: the set of rows that pass, or, when
+  // so many pass that building their set costs more than the search
+  // (Estimate above WideFilterRows), the filter `expr` tested on each
+  // candidate instead, with `passing` estimated.
+  struct Allowed {
+    std::optional<Roaring> rows;  // unset: test `expr` per candidate
+    uint64_t passing = 0;
+  };
+  // nullopt when unfiltered. `expr` receives the text or structured filter.
+  absl::StatusOr<std::optional<Allowed>> AllowedRows(
       const SearchOptions& options, std::optional<FilterExpr>* expr) const;
-  // Exact k-NN over the allowed rows' float32 vectors (few rows pass).
-  absl::StatusOr<SearchResults> SearchAllowedExactly(
-      std::span<const float> queries, const Roaring& allowed, int k) const;
-  // The search under a filter: exact over the allowed rows when few pass,
+  // Rows passing above which a filter is tested per candidate rather than
+  // built into a set: then scoring every passing row (the exact strategy)
+  // could not be cheaper than the index scan anyway.
+  uint64_t WideFilterRows(uint64_t live) const;
+  // The search under a filter: every allowed row's codes scored when few
+  // pass (VectorIndex::SearchAmong),
   // else the index with the allowed-set test and nprobe raised by the
   // selectivity (and raised to every list when a query finds fewer than k).
   absl::StatusOr<SearchResults> SearchFiltered(
       const VectorIndex& index, std::span<const float> queries,
-      const Roaring& allowed, SearchParams params, SearchStats* stats) const;
+      const Allowed& allowed, const std::optional<FilterExpr>& expr,
+      SearchParams params, SearchStats* stats) const;
   // Whether the stored payload still passes `expr` (a row rewritten since
   // the filter was evaluated must not be returned).
   bool PayloadPasses(const FilterExpr& expr, std::string_view payload) const;
+  // The text and structured forms checked against fields_ (both given: a
+  // row passes both); nullopt when both are empty. InvalidArgument naming
+  // the collection (collection_select.cc).
+  absl::StatusOr<std::optional<FilterExpr>> ResolveRowFilter(
+      std::string_view text,
+      const std::optional<StructuredFilter>& structured) const;
+  // The rows that pass `expr` now (field_mu_ held shared while evaluating).
+  Roaring EvaluateFilter(const FilterExpr& expr) const;
+  // Delete's body, for callers that hold write_mu_ (DeleteWhere).
+  absl::StatusOr<WriteSummary> DeleteLocked(std::span<const UserId> ids)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   absl::Status LoadTrained(uint64_t version);
   absl::Status LoadExact();
@@ -162,8 +230,10 @@ class Collection {
   Storage* const storage_;
   const CollectionRecord record_;  // as loaded; state and versions go stale
   const IndexSpec spec_;
-  // Declared payload fields (docs/filter.md); empty: none.
-  const FieldSchema fields_;
+  // Declared payload fields (docs/filter.md); empty: none. AddField
+  // appends to them (with write_mu_ and field_mu_ held); a schema read
+  // once stays valid (current_field_schema.h).
+  CurrentFieldSchema fields_;
   const EngineOptions options_;
   const size_t auto_train_threshold_;
   // Set for Refine(Flat): the refine code is the stored float32 vector.

@@ -153,6 +153,8 @@ absl::StatusOr<CollectionInfo> Engine::CreateCollection(
   CollectionConfig canonical = config;
   canonical.index_spec = spec->ToString();
   canonical.field_schema = fields->ToText();
+  // A new collection keeps every field's postings from its first row.
+  canonical.postings_fields = uint32_t(fields->fields().size());
   absl::MutexLock ddl(&ddl_mu_);
   ASSIGN_OR_RETURN(CollectionRecord rec, storage_->CreateCollection(canonical));
   auto c = Collection::Load(storage_.get(), rec, options_);
@@ -238,6 +240,12 @@ absl::StatusOr<CollectionStats> Engine::Stats(std::string_view name) const {
   return c->Stats();
 }
 
+absl::StatusOr<AddFieldResult> Engine::AddField(std::string_view name,
+                                                const FieldSpec& field) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Find(name));
+  return c->AddField(field);
+}
+
 absl::StatusOr<WriteSummary> Engine::Upsert(std::string_view name,
                                             std::span<const UpsertRow> rows) {
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Find(name));
@@ -255,6 +263,26 @@ absl::StatusOr<std::vector<GetResult>> Engine::Get(
     const GetOptions& options) const {
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Find(name));
   return c->Get(ids, options);
+}
+
+absl::StatusOr<uint64_t> Engine::Count(std::string_view name,
+                                       const RowFilter& filter) const {
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Find(name));
+  return c->Count(filter);
+}
+
+absl::StatusOr<FilteredRows> Engine::GetWhere(std::string_view name,
+                                              const RowFilter& filter,
+                                              size_t limit,
+                                              const GetOptions& options) const {
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Find(name));
+  return c->GetWhere(filter, limit, options);
+}
+
+absl::StatusOr<WriteSummary> Engine::DeleteWhere(std::string_view name,
+                                                 const RowFilter& filter) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Find(name));
+  return c->DeleteWhere(filter);
 }
 
 absl::StatusOr<VectorSample> Engine::SampleVectors(std::string_view name,

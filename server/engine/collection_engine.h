@@ -78,6 +78,16 @@ class Engine {
   absl::StatusOr<CollectionInfo> DescribeCollection(
       std::string_view name) const;
   absl::StatusOr<CollectionStats> Stats(std::string_view name) const;
+  // Adds a field to an existing collection and fills it from the stored
+  // rows' JSON payloads (docs/filter.md, "Adding a field"): a row without
+  // the member has no value; one whose member has the wrong type has none
+  // either and is counted. Writes to the collection wait until it is done.
+  // The field is in force (searchable, durable) only when every row is
+  // indexed; a failure or crash before leaves the collection as it was.
+  // InvalidArgument for a bad name or too many fields, AlreadyExists for a
+  // taken name, FailedPrecondition when a payload is not a JSON object.
+  absl::StatusOr<AddFieldResult> AddField(std::string_view name,
+                                          const FieldSpec& field);
 
   // --- Rows ---
   // A batch of 1 to max_batch_rows rows, each id at most once (a duplicate
@@ -92,6 +102,28 @@ class Engine {
   absl::StatusOr<std::vector<GetResult>> Get(std::string_view name,
                                              std::span<const UserId> ids,
                                              const GetOptions& options) const;
+
+  // --- Rows chosen by a filter (docs/filter.md) ---
+  // Rows that pass `filter`; every live row when it is empty.
+  // InvalidArgument for a bad filter (naming the token or node and field),
+  // or a filter on a collection that declares no fields.
+  absl::StatusOr<uint64_t> Count(std::string_view name,
+                                 const RowFilter& filter) const;
+  // Up to `limit` (1 to Limits::max_get_filter_rows) rows that pass
+  // `filter` (required), in internal-id (about insertion) order; `more`
+  // when more pass. Each row passes on the payload returned; rows deleted
+  // meanwhile are left out. Stops at max_response_bytes (`more` set;
+  // ResourceExhausted when not even one row fits).
+  absl::StatusOr<FilteredRows> GetWhere(std::string_view name,
+                                        const RowFilter& filter, size_t limit,
+                                        const GetOptions& options) const;
+  // Deletes every row that passes `filter` (required: an empty filter is
+  // InvalidArgument, never "every row") in batches of 1000 rows, each one
+  // atomic storage write; returns how many were deleted. A failure stops
+  // the call, the batches before it stay deleted. Rows written while it
+  // runs may stay.
+  absl::StatusOr<WriteSummary> DeleteWhere(std::string_view name,
+                                           const RowFilter& filter);
 
   // --- Search ---
   // queries holds nq x dim floats (1 <= nq <= max_batch_rows, k x nq <=

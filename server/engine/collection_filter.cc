@@ -4,12 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <optional>
 
 #include "base/status_macros.h"
-#include "index/codecs/flat_codec.h"
-#include "index/search/flat_search.h"
 #include "server/engine/collection.h"
 #include "server/engine/collection_internal.h"
 #include "server/engine/field_values.h"
@@ -17,39 +14,13 @@
 
 namespace qvdb {
 
-absl::Status Collection::LoadFieldIndex() {
-  if (fields_.empty()) return absl::OkStatus();
-  auto index = std::make_unique<FieldIndex>(fields_);
-  const RowValues none(fields_.fields().size());
-  // Every live row (rows without a payload pass `not` filters), then the
-  // values of those with one.
-  RETURN_IF_ERROR(storage_->ScanRowIds(
-      record_.name,
-      [&](uint64_t iid) { return index->Set(int64_t(iid), none); }));
-  RETURN_IF_ERROR(storage_->ScanPayloads(
-      record_.name,
-      [&](uint64_t iid, std::string_view payload) -> absl::Status {
-        auto values = ExtractFieldValues(fields_, payload);
-        if (!values.ok()) {
-          // Checked when written; a row that no longer fits has no values.
-          spdlog::warn("collection \"{}\": row {}: {}", LogEscaped(record_.name),
-                       iid, std::string(values.status().message()));
-          return absl::OkStatus();
-        }
-        return index->Set(int64_t(iid), *values);
-      }));
-  absl::MutexLock lock(&field_mu_);
-  field_index_ = std::move(index);
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::vector<RowValues>> Collection::ExtractRowValues(
-    std::span<const UpsertRow> rows) const {
+    std::span<const UpsertRow> rows, const FieldSchema& schema) const {
   std::vector<RowValues> out;
-  if (fields_.empty()) return out;
+  if (schema.empty()) return out;
   out.reserve(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
-    auto values = ExtractFieldValues(fields_, rows[i].payload);
+    auto values = ExtractFieldValues(schema, rows[i].payload);
     if (!values.ok()) {
       return absl::InvalidArgumentError(fmt::format(
           "collection \"{}\": row {} (id {}): {}", record_.name, i,
@@ -60,24 +31,30 @@ absl::StatusOr<std::vector<RowValues>> Collection::ExtractRowValues(
   return out;
 }
 
-absl::StatusOr<std::optional<Roaring>> Collection::AllowedRows(
+uint64_t Collection::WideFilterRows(uint64_t live) const {
+  return std::max<uint64_t>(options_.filter_exact_max_rows,
+                            live / kFilterRowCost);
+}
+
+absl::StatusOr<std::optional<Collection::Allowed>> Collection::AllowedRows(
     const SearchOptions& options, std::optional<FilterExpr>* expr) const {
   const std::string& name = record_.name;
   std::optional<Roaring> allowed;
-  if (!options.filter_expr.empty()) {
-    if (fields_.empty()) {
-      return absl::InvalidArgumentError(fmt::format(
-          "collection \"{}\" declares no fields, so it cannot filter on "
-          "them; declare fields when creating a collection (docs/filter.md)",
-          name));
-    }
-    auto parsed = ParseFilter(options.filter_expr, fields_);
-    if (!parsed.ok()) {
-      return absl::InvalidArgumentError(
-          fmt::format("collection \"{}\": {}", name,
-                      std::string(parsed.status().message())));
-    }
+  // The text and structured forms (collection_select.cc).
+  ASSIGN_OR_RETURN(
+      std::optional<FilterExpr> parsed,
+      ResolveRowFilter(options.filter_expr, options.filter_structured));
+  if (parsed) {
     absl::ReaderMutexLock lock(&field_mu_);
+    // Many rows pass: building their set (about 5 ns a row) would cost more
+    // than the search; the scan tests each candidate instead. An id list
+    // is small, so with one the set is built.
+    const uint64_t estimate = field_index_->Estimate(*parsed);
+    if (!options.filter &&
+        estimate > WideFilterRows(field_index_->live_rows())) {
+      *expr = *std::move(parsed);
+      return Allowed{std::nullopt, estimate};
+    }
     allowed = field_index_->Evaluate(*parsed);
     *expr = *std::move(parsed);
   }
@@ -101,53 +78,22 @@ absl::StatusOr<std::optional<Roaring>> Collection::AllowedRows(
       allowed = std::move(listed);
     }
   }
-  return allowed;
-}
-
-absl::StatusOr<SearchResults> Collection::SearchAllowedExactly(
-    std::span<const float> queries, const Roaring& allowed, int k) const {
-  const size_t dim = record_.dim;
-  std::vector<int64_t> ids;
-  ids.reserve(allowed.cardinality());
-  for (uint32_t id : allowed) ids.push_back(int64_t(id));
-  std::vector<float> x(ids.size() * dim);
-  std::vector<bool> found;
-  // The refine file when the spec has one; else a source without a file,
-  // which reads the vectors from RocksDB (unit length for cosine either way).
-  std::optional<StorageRefineSource> from_rocksdb;
-  const StorageRefineSource* source = refine_source_.get();
-  if (source == nullptr) {
-    source = &from_rocksdb.emplace(storage_, record_.name, record_.id,
-                                   int(dim), record_.metric);
-  }
-  source->Fetch(ids.data(), ids.size(), reinterpret_cast<uint8_t*>(x.data()),
-                &found);
-  // Rows deleted since the filter was evaluated drop out here.
-  size_t n = 0;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (!found[i]) continue;
-    ids[n] = ids[i];
-    if (n != i) std::memcpy(&x[n * dim], &x[i * dim], dim * sizeof(float));
-    ++n;
-  }
-  // Scored straight from the fetched vectors (FlatSearch normalises the
-  // queries for cosine), then positions mapped back to internal ids.
-  ASSIGN_OR_RETURN(std::unique_ptr<FlatCodec> flat, FlatCodec::Create(int(dim)));
-  SearchResults best = FlatSearch(
-      *flat, reinterpret_cast<const uint8_t*>(x.data()), n, queries.data(),
-      queries.size() / dim, k, record_.metric, options_.search_threads);
-  for (int64_t& id : best.ids) {
-    if (id >= 0) id = ids[size_t(id)];
-  }
-  return best;
+  if (!allowed) return std::nullopt;
+  const uint64_t passing = allowed->cardinality();
+  return Allowed{std::move(allowed), passing};
 }
 
 absl::StatusOr<SearchResults> Collection::SearchFiltered(
     const VectorIndex& index, std::span<const float> queries,
-    const Roaring& allowed, SearchParams params, SearchStats* stats) const {
+    const Allowed& allowed, const std::optional<FilterExpr>& expr,
+    SearchParams params, SearchStats* stats) const {
   const size_t nq = queries.size() / record_.dim;
-  const uint64_t passing = allowed.cardinality();
-  stats->allowed_rows = passing;
+  const uint64_t passing = std::max<uint64_t>(allowed.passing, 1);
+  stats->allowed_rows = allowed.passing;
+  // Tested per candidate: the field index must not change under the scan.
+  std::optional<absl::ReaderMutexLock> fields;
+  if (!allowed.rows) fields.emplace(&field_mu_);
+  absl::ReaderMutexLock gate(&index_gate_);
   // The allowed fraction of each scanned list is about the selectivity, so
   // scanning nprobe / selectivity lists finds about what nprobe lists find
   // unfiltered.
@@ -156,31 +102,40 @@ absl::StatusOr<SearchResults> Collection::SearchFiltered(
   const int raised = int(std::min<double>(
       std::ceil(double(params.nprobe) * double(live) / double(passing)),
       all_lists));
-  // Exact when few rows pass, or when scoring them exactly costs less than
-  // the codes the index would scan for them: an exact row (a 512-byte
-  // random read, for 128-d) costs about 32 scanned codes with the filter's
-  // test, and a tenth as many rows when they are RocksDB blob reads. A
-  // filter on a field clustered with the vectors, whose rows lie far from
-  // the query, also needs this: coarse codes rank far rows poorly.
-  const uint64_t row_cost = refine_source_ ? 32 : 320;
+  // Exact (every passing row's codes scored, SearchAmong) when few rows
+  // pass, or when that costs less than the codes the index would scan for
+  // them: a row's RAM-tier code read at random costs about 32 codes
+  // scanned in list order. A filter on a field clustered with the vectors,
+  // whose rows lie far from the query, also needs this: the lists near the
+  // query hold none of them. Capped so that one query's candidates stay a
+  // few MB.
+  constexpr uint64_t kMaxExactRows = uint64_t{1} << 18;
   const double scanned = double(raised) / all_lists * double(live);
-  const uint64_t exact_max = refine_source_
-                                 ? options_.filter_exact_max_rows
-                                 : options_.filter_exact_max_rows / 10;
-  if (passing <= exact_max || double(passing * row_cost) <= scanned) {
+  auto exact = [&]() -> absl::StatusOr<SearchResults> {
     stats->strategy = "exact";
-    return SearchAllowedExactly(queries, allowed, params.k);
+    std::vector<int64_t> ids;
+    ids.reserve(passing);
+    for (uint32_t id : *allowed.rows) ids.push_back(int64_t(id));
+    return index.SearchAmong(queries.data(), nq, ids, params);
+  };
+  const bool can_list = allowed.rows.has_value();
+  if (can_list &&
+      (passing <= options_.filter_exact_max_rows ||
+       (passing <= kMaxExactRows && double(passing * kFilterRowCost) <= scanned))) {
+    return exact();
   }
   stats->strategy = "index";
   params.nprobe = raised;
   // Every live row passes: the index needs no per-candidate test (the
-  // returned rows are still checked against their payloads).
+  // returned rows are still checked against their payloads). An estimate
+  // is not proof of that, so a filter tested per candidate always runs.
   std::optional<RoaringIdFilter> filter;
-  if (passing < index.size()) {
-    filter.emplace(allowed);
-    params.filter = &*filter;
+  std::optional<FieldPredicateFilter> test;
+  if (!can_list) {
+    params.filter = &test.emplace(*field_index_, *expr);
+  } else if (passing < index.size()) {
+    params.filter = &filter.emplace(*allowed.rows);
   }
-  absl::ReaderMutexLock gate(&index_gate_);
   ASSIGN_OR_RETURN(SearchResults found,
                    index.Search(queries.data(), nq, params));
   // A query that found fewer than k allowed rows scans every list.
@@ -193,9 +148,9 @@ absl::StatusOr<SearchResults> Collection::SearchFiltered(
     // The passing rows lie outside the lists scanned (a field clustered
     // with the vectors, far from the query). Every list is the fallback,
     // unless scoring the passing rows exactly costs less than that.
-    if (double(passing * row_cost) <= double(live)) {
-      stats->strategy = "exact";
-      return SearchAllowedExactly(queries, allowed, params.k);
+    if (can_list && passing <= kMaxExactRows &&
+        double(passing * kFilterRowCost) <= double(live)) {
+      return exact();
     }
     params.nprobe = all_lists;
     ASSIGN_OR_RETURN(found, index.Search(queries.data(), nq, params));
@@ -206,7 +161,10 @@ absl::StatusOr<SearchResults> Collection::SearchFiltered(
 
 bool Collection::PayloadPasses(const FilterExpr& expr,
                                std::string_view payload) const {
-  auto values = ExtractFieldValues(fields_, payload);
+  // Lenient as the field index is: a member of the wrong type (a row stored
+  // before its field was added) is no value, not a failed row.
+  size_t wrong_type = 0;
+  auto values = ExtractFieldValuesLenient(fields_, payload, 0, &wrong_type);
   return values.ok() && FilterMatches(expr, *values);
 }
 

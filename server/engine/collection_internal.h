@@ -26,6 +26,10 @@ inline double SecondsSince(Clock::time_point t0) {
 
 // Codes handed to AddEncoded per call while loading.
 inline constexpr size_t kLoadChunk = 65536;
+// A filtered search's exact strategy reads each passing row's RAM code at
+// random: about the cost of this many codes scanned in list order
+// (collection_filter.cc).
+inline constexpr uint64_t kFilterRowCost = 32;
 // Faiss k-means warns below 39 training points per centroid.
 inline constexpr size_t kRowsPerList = 39;
 

@@ -23,7 +23,10 @@ absl::StatusOr<WriteSummary> Collection::Upsert(
   const std::string& name = record_.name;
   const size_t dim = record_.dim;
   RETURN_IF_ERROR(ValidateUpsertBatch(name, record_.dim, rows, options_));
-  ASSIGN_OR_RETURN(const std::vector<RowValues> values, ExtractRowValues(rows));
+  // Read again under the write lock if AddField changed the fields since.
+  const FieldSchema* extracted_with = &fields_.get();
+  ASSIGN_OR_RETURN(std::vector<RowValues> values,
+                   ExtractRowValues(rows, *extracted_with));
   const size_t n = rows.size();
   std::vector<float> x(n * dim);
   for (size_t i = 0; i < n; ++i) {
@@ -66,9 +69,18 @@ absl::StatusOr<WriteSummary> Collection::Upsert(
     const std::shared_ptr<VectorIndex>& pending = models.pending;
     const uint64_t version = models.version;
     const uint64_t pending_version = models.pending_version;
+    const FieldSchema& schema = fields_;  // stable while write_mu_ is held
+    if (&schema != extracted_with) {
+      ASSIGN_OR_RETURN(values, ExtractRowValues(rows, schema));
+    }
     std::vector<Mutation> mutations;
     mutations.reserve(n);
     for (size_t i = 0; i < n; ++i) {
+      // The row's field postings go into the same storage batch as the row.
+      std::vector<FieldPosting> postings;
+      if (!values.empty()) {
+        ASSIGN_OR_RETURN(postings, PostingsOf(schema, values[i], 0));
+      }
       std::vector<Code> codes;
       if (version != 0) {
         codes.push_back(
@@ -78,9 +90,9 @@ absl::StatusOr<WriteSummary> Collection::Upsert(
         codes.push_back(Code{pending_version, uint32_t(penc->lists[i]),
                              CodeBytes(*pending, *penc, i)});
       }
-      mutations.push_back(Mutation::Upsert(rows[i].id,
-                                           FloatBytes(&x[i * dim], dim),
-                                           rows[i].payload, std::move(codes)));
+      mutations.push_back(Mutation::Upsert(
+          rows[i].id, FloatBytes(&x[i * dim], dim), rows[i].payload,
+          std::move(codes), std::move(postings)));
     }
     ASSIGN_OR_RETURN(WriteResult result, storage_->Write(name, mutations));
 
@@ -135,11 +147,17 @@ absl::StatusOr<WriteSummary> Collection::Delete(std::span<const UserId> ids) {
   const std::string& name = record_.name;
   RETURN_IF_ERROR(
       ValidateIdBatch(name, "delete", ids, /*unique=*/true, options_));
+  absl::MutexLock w(&write_mu_);
+  return DeleteLocked(ids);
+}
+
+absl::StatusOr<WriteSummary> Collection::DeleteLocked(
+    std::span<const UserId> ids) {
+  const std::string& name = record_.name;
   std::vector<Mutation> mutations;
   mutations.reserve(ids.size());
   for (const UserId& id : ids) mutations.push_back(Mutation::Delete(id));
   WriteSummary summary;
-  absl::MutexLock w(&write_mu_);
   std::shared_ptr<VectorIndex> index, pending;
   {
     absl::ReaderMutexLock lock(&mu_);

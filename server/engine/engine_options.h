@@ -52,10 +52,9 @@ struct EngineOptions {
   // Default: 65536 (about 0.1 s of rebuild at 128 dims).
   uint64_t refine_sync_rebuild_max_rows = 65536;
   // Search under a filter (docs/filter.md): when at most this many rows
-  // pass, they are scored exactly from their float32 vectors (read from the
-  // refine file; a tenth of it when they come from RocksDB); above it the
-  // index scans with the filter's test. Default: 5000 (where the two cost
-  // about the same on 100k-1M 128-d rows, docs/filter.md).
+  // pass, every one is scored (its RAM codes, then the Refine stages,
+  // VectorIndex::SearchAmong); above it the index scans with the filter's
+  // test unless scoring them still costs less. Default: 5000.
   size_t filter_exact_max_rows = 5000;
 };
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "index/filter/filter_expr.h"
 #include "index/metric.h"
 #include "server/engine/limits.h"
 #include "storage/collection_record.h"
@@ -42,6 +43,24 @@ struct GetResult {
   bool found = false;
   std::string payload;        // when asked for and stored
   std::vector<float> vector;  // when asked for
+};
+
+// Rows chosen by their declared fields' values (docs/filter.md): the text
+// form, the structured form, or both (a row must pass both). Count, Get and
+// Delete by filter take it.
+struct RowFilter {
+  std::string text;  // e.g. `lang = "en" and year >= 2020`; empty: none
+  std::optional<StructuredFilter> structured;
+  bool empty() const { return text.empty() && !structured.has_value(); }
+};
+
+// What a Get by filter returns: the rows that pass, in internal-id (about
+// insertion) order, found = true each.
+struct FilteredRows {
+  std::vector<GetResult> rows;
+  // More rows passed than were returned (the limit, or the response's size
+  // bound, was reached).
+  bool more = false;
 };
 
 // Evenly spread stored vectors (Engine::SampleVectors).
@@ -81,6 +100,9 @@ struct SearchOptions {
   // `lang = "en" and year >= 2020`; empty: none. With `filter` too, a row
   // must pass both.
   std::string filter_expr;
+  // The structured form of a filter expression; with filter_expr too, a
+  // row must pass both.
+  std::optional<StructuredFilter> filter_structured;
   bool with_payload = true;
   bool with_vector = false;
   // When set, filled with how the search ran.
@@ -107,6 +129,18 @@ struct CollectionInfo {
   std::string field_schema;
   CollectionState state = CollectionState::kEmpty;
   int64_t created_unix_micros = 0;
+};
+
+// What Engine::AddField did: the collection with its new field, and how the
+// stored rows filled it.
+struct AddFieldResult {
+  CollectionInfo info;
+  uint64_t rows_scanned = 0;     // rows with a payload
+  uint64_t rows_with_value = 0;  // of those, rows that hold the field
+  // Rows whose member has the wrong type for the field: they hold no value
+  // (the backfill goes on; new writes of such a value are refused).
+  uint64_t rows_wrong_type = 0;
+  double seconds = 0;
 };
 
 struct CollectionStats {

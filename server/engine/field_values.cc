@@ -5,6 +5,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "base/status_macros.h"
+
 namespace qvdb {
 namespace {
 
@@ -49,7 +51,53 @@ absl::StatusOr<FieldValue> Scalar(const FieldSpec& spec, const json& v) {
   return mismatch();
 }
 
+// The values of one field in `doc` (a JSON object) into *out.
+absl::Status FieldMember(const FieldSpec& spec, const json& doc,
+                         std::vector<FieldValue>* out) {
+  auto it = doc.find(spec.name);
+  if (it == doc.end() || it->is_null()) return absl::OkStatus();
+  if (spec.type == FieldType::kKeywordList && it->is_array()) {
+    if (it->size() > kMaxInListValues) {
+      return absl::InvalidArgumentError(
+          fmt::format("field \"{}\" has {} tags; at most {}", spec.name,
+                      it->size(), kMaxInListValues));
+    }
+    for (const json& tag : *it) {
+      auto v = Scalar(spec, tag);
+      if (!v.ok()) return v.status();
+      out->push_back(*std::move(v));
+    }
+    return absl::OkStatus();
+  }
+  auto v = Scalar(spec, *it);
+  if (!v.ok()) return v.status();
+  out->push_back(*std::move(v));
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::StatusOr<RowValues> ExtractFieldValuesLenient(const FieldSchema& schema,
+                                                    std::string_view payload,
+                                                    size_t first_field,
+                                                    size_t* wrong_type) {
+  RowValues values(schema.fields().size());
+  if (payload.empty() || first_field >= schema.fields().size()) return values;
+  json doc = json::parse(payload.begin(), payload.end(), nullptr,
+                         /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return absl::InvalidArgumentError(
+        "payload is not a JSON object: a collection with declared fields "
+        "takes JSON object payloads");
+  }
+  for (size_t i = first_field; i < schema.fields().size(); ++i) {
+    if (!FieldMember(schema.fields()[i], doc, &values[i]).ok()) {
+      values[i].clear();
+      ++*wrong_type;
+    }
+  }
+  return values;
+}
 
 absl::StatusOr<RowValues> ExtractFieldValues(const FieldSchema& schema,
                                              std::string_view payload) {
@@ -64,25 +112,7 @@ absl::StatusOr<RowValues> ExtractFieldValues(const FieldSchema& schema,
         "takes JSON object payloads");
   }
   for (size_t i = 0; i < schema.fields().size(); ++i) {
-    const FieldSpec& spec = schema.fields()[i];
-    auto it = doc.find(spec.name);
-    if (it == doc.end() || it->is_null()) continue;
-    if (spec.type == FieldType::kKeywordList && it->is_array()) {
-      if (it->size() > kMaxInListValues) {
-        return absl::InvalidArgumentError(
-            fmt::format("field \"{}\" has {} tags; at most {}", spec.name,
-                        it->size(), kMaxInListValues));
-      }
-      for (const json& tag : *it) {
-        auto v = Scalar(spec, tag);
-        if (!v.ok()) return v.status();
-        values[i].push_back(*std::move(v));
-      }
-      continue;
-    }
-    auto v = Scalar(spec, *it);
-    if (!v.ok()) return v.status();
-    values[i].push_back(*std::move(v));
+    RETURN_IF_ERROR(FieldMember(schema.fields()[i], doc, &values[i]));
   }
   return values;
 }

@@ -8,6 +8,7 @@
 // payloads keep working).
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 #include "absl/status/statusor.h"
@@ -21,5 +22,14 @@ namespace qvdb {
 // string)`.
 absl::StatusOr<RowValues> ExtractFieldValues(const FieldSchema& schema,
                                              std::string_view payload);
+
+// The backfill's reading of a stored row (fields added to a collection with
+// rows): only fields first_field and later are read; a member of the wrong
+// type leaves its field empty and adds one to *wrong_type. InvalidArgument
+// only when the payload is not a JSON object.
+absl::StatusOr<RowValues> ExtractFieldValuesLenient(const FieldSchema& schema,
+                                                    std::string_view payload,
+                                                    size_t first_field,
+                                                    size_t* wrong_type);
 
 }  // namespace qvdb

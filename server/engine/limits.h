@@ -27,6 +27,8 @@ inline constexpr float kMaxVectorValue = 1e15f;
 inline constexpr int kMaxSearchK = 10000;
 // Largest refine factor (k * refine_factor candidates are re-scored).
 inline constexpr int kMaxRefineFactor = 100;
+// Rows a Get by filter returns when its request sets no limit.
+inline constexpr size_t kDefaultGetFilterLimit = 100;
 
 struct Limits {
   // Largest request or response message in bytes; gRPC itself rejects a
@@ -45,6 +47,9 @@ struct Limits {
   uint64_t max_result_hits = 1000000;
   // Ids of a search filter. Default: 1000000.
   size_t max_filter_ids = 1000000;
+  // Rows one Get by filter returns at most (GetRequest.limit; 0 there asks
+  // for kDefaultGetFilterLimit). Default: 10000.
+  size_t max_get_filter_rows = 10000;
   // Rows of one SampleVectors call (fewer when they would not fit in one
   // message). Default: 100000.
   size_t max_sample_rows = 100000;

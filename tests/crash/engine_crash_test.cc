@@ -3,7 +3,9 @@
 // SIGKILL it at a random moment, reopen the data directory with an Engine,
 // and check that every acknowledged row is there with its payload and
 // vector, that no batch is half there, that the index holds exactly the
-// live rows and answers searches. Three tests: plain ingest (both sync
+// live rows and answers searches, and that the field indexes (loaded from
+// storage's postings) agree with the rows present: each filter's rows are
+// the rows whose values pass it. Three tests: plain ingest (both sync
 // policies), kills during training, kills around compaction.
 #include <fmt/format.h>
 #include <poll.h>
@@ -15,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -35,6 +38,7 @@ using engine_crash::kDeleteAck;
 using engine_crash::kEvent;
 using engine_crash::kTrainDone;
 using engine_crash::kTrainStarted;
+using engine_crash::Payload;
 using engine_crash::RowVector;
 using storage_testing::TempDir;
 
@@ -94,6 +98,53 @@ struct RoundResult {
   bool trained = false;
 };
 
+// The field index loaded from storage's postings agrees with the rows
+// present: every filter's result is the set the rows give. `b` of "last"
+// was rewritten by every batch, so only the last stored batch counts it.
+void VerifyFieldIndex(const Engine& e, uint64_t stored,
+                      const std::vector<uint64_t>& with_mod,
+                      const std::map<uint64_t, uint64_t>& in_batch) {
+  auto count = [&](const std::string& filter) -> uint64_t {
+    auto n = e.Count(kCollection, RowFilter{filter, std::nullopt});
+    EXPECT_TRUE(n.ok()) << filter << ": " << n.status();
+    return n.ok() ? *n : ~uint64_t{0};
+  };
+  uint64_t live_u64 = 0;
+  for (uint64_t m = 0; m < 5; ++m) {
+    live_u64 += with_mod[m];
+    EXPECT_EQ(count(fmt::format(R"(mod = "m{}")", m)), with_mod[m])
+        << "field index of mod disagrees with the rows, m" << m;
+  }
+  EXPECT_EQ(count("exists(mod)"), live_u64);
+  EXPECT_EQ(count("b >= 0"), live_u64 + (stored > 0 ? 1 : 0));
+  EXPECT_EQ(count("not exists(b)"), 0u);
+  for (uint64_t b = 0; b < stored; ++b) {
+    if (b + 3 < stored && b % std::max<uint64_t>(1, stored / 10) != 0) {
+      continue;  // a sample of the batches, and the last few
+    }
+    const auto it = in_batch.find(b);
+    const uint64_t rows = (it == in_batch.end() ? 0 : it->second) +
+                          (b + 1 == stored ? 1 : 0);
+    ASSERT_EQ(count(fmt::format("b = {}", b)), rows)
+        << "field index of b disagrees with the rows, batch " << b;
+    // The same set as the rows: ids of the batch, and "last" for the last.
+    auto got = e.GetWhere(kCollection, RowFilter{fmt::format("b = {}", b),
+                                                 std::nullopt},
+                          1000, GetOptions{});
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->rows.size(), rows) << "batch " << b;
+    for (const GetResult& r : got->rows) {
+      if (std::holds_alternative<std::string>(r.id)) {
+        EXPECT_EQ(std::get<std::string>(r.id), "last");
+        EXPECT_EQ(b + 1, stored);
+      } else {
+        EXPECT_EQ(std::get<uint64_t>(r.id) / kRowsPerBatch, b);
+      }
+    }
+  }
+  EXPECT_EQ(count(fmt::format("b = {}", stored)), 0u) << "an unstored batch";
+}
+
 // Reopens the directory and checks it against what was acknowledged.
 void Verify(const std::string& dir, const std::string& mode,
             const Acks& acks, RoundResult* out) {
@@ -110,7 +161,7 @@ void Verify(const std::string& dir, const std::string& mode,
   const std::vector<UserId> last = {std::string("last")};
   ASSERT_OK_AND_ASSIGN(auto got, e.Get(kCollection, last, GetOptions{}));
   const uint64_t stored =
-      got[0].found ? std::stoull(got[0].payload) + 1 : uint64_t{0};
+      got[0].found ? engine_crash::BatchOf(got[0].payload) + 1 : uint64_t{0};
   out->stored = stored;
   ASSERT_GE(stored, acks.batches) << "an acknowledged batch was lost";
   const bool compact = mode == "compact";
@@ -118,6 +169,8 @@ void Verify(const std::string& dir, const std::string& mode,
   // Every row of every stored batch, with its payload and vector; none of
   // the next batch.
   uint64_t deleted = 0;
+  std::vector<uint64_t> with_mod(5, 0);  // live u64 rows by id % 5
+  std::map<uint64_t, uint64_t> in_batch;  // live u64 rows by batch
   for (uint64_t b = 0; b <= stored; ++b) {
     std::vector<UserId> ids;
     for (uint64_t i = 0; i < kRowsPerBatch; ++i) {
@@ -144,10 +197,14 @@ void Verify(const std::string& dir, const std::string& mode,
         }
       }
       ASSERT_TRUE(rows[i].found) << "row " << id << " of batch " << b;
-      ASSERT_EQ(rows[i].payload, fmt::format("{}", b)) << "row " << id;
+      ASSERT_EQ(rows[i].payload, Payload(b, id)) << "row " << id;
       ASSERT_EQ(rows[i].vector, RowVector(id)) << "row " << id;
+      ++with_mod[id % 5];
+      ++in_batch[b];
     }
   }
+  VerifyFieldIndex(e, stored, with_mod, in_batch);
+  if (::testing::Test::HasFatalFailure()) return;
   ASSERT_OK_AND_ASSIGN(CollectionStats st, e.Stats(kCollection));
   const uint64_t expected =
       stored == 0 ? 0 : stored * kRowsPerBatch + 1 - deleted;
@@ -166,7 +223,7 @@ void Verify(const std::string& dir, const std::string& mode,
     ASSERT_OK_AND_ASSIGN(auto hits, e.Search(kCollection, RowVector(id), so));
     ASSERT_EQ(hits[0].size(), 1u);
     EXPECT_EQ(hits[0][0].id, UserId(id));
-    EXPECT_EQ(hits[0][0].payload, fmt::format("{}", b));
+    EXPECT_EQ(hits[0][0].payload, Payload(b, id));
     // Re-ranked with its own float32 vector from the disk tier (the refine
     // file, rebuilt after the kill): distance exactly 0, which the PQ code
     // alone would not give.
@@ -202,7 +259,7 @@ void Verify(const std::string& dir, const std::string& mode,
     EXPECT_NE(after.refine_file_rebuild_reason, "");
   }
   // And keeps taking writes.
-  std::vector<UpsertRow> probe = {{std::string("probe"), RowVector(7), "x"}};
+  std::vector<UpsertRow> probe = {{std::string("probe"), RowVector(7), "{}"}};
   ASSERT_OK(e.Upsert(kCollection, probe));
   const std::vector<UserId> del = {std::string("probe")};
   ASSERT_OK(e.Delete(kCollection, del));

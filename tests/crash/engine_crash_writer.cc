@@ -32,6 +32,9 @@ using qvdb::engine_crash::kCompactStarted;
 using qvdb::engine_crash::kDeleteAck;
 using qvdb::engine_crash::kDim;
 using qvdb::engine_crash::kEvent;
+using qvdb::engine_crash::kFields;
+using qvdb::engine_crash::LastPayload;
+using qvdb::engine_crash::Payload;
 using qvdb::engine_crash::kLastSeed;
 using qvdb::engine_crash::kSpec;
 using qvdb::engine_crash::kTrainAt;
@@ -86,7 +89,7 @@ int main(int argc, char** argv) {
   if (!opened.ok()) Fail(3, opened.status());
   qvdb::Engine& engine = **opened;
   if (auto c = engine.CreateCollection(
-          {kCollection, kDim, qvdb::Metric::kL2, kSpec});
+          {kCollection, kDim, qvdb::Metric::kL2, kSpec, kFields});
       !c.ok() && !absl::IsAlreadyExists(c.status())) {
     Fail(4, c.status());
   }
@@ -94,7 +97,9 @@ int main(int argc, char** argv) {
   const std::vector<qvdb::UserId> last = {std::string("last")};
   auto got = engine.Get(kCollection, last, qvdb::GetOptions{});
   if (!got.ok()) Fail(5, got.status());
-  if ((*got)[0].found) first = std::stoull((*got)[0].payload) + 1;
+  if ((*got)[0].found) {
+    first = qvdb::engine_crash::BatchOf((*got)[0].payload) + 1;
+  }
 
   if (mode == "compact" && first > 0) {
     // The last run may have been killed between a batch and its delete.
@@ -130,10 +135,10 @@ int main(int argc, char** argv) {
   for (uint64_t b = first;; ++b) {
     std::vector<qvdb::UpsertRow> rows;
     for (uint64_t i = 0; i < k; ++i) {
-      rows.push_back({b * k + i, RowVector(b * k + i), fmt::format("{}", b)});
+      rows.push_back({b * k + i, RowVector(b * k + i), Payload(b, b * k + i)});
     }
     rows.push_back(
-        {std::string("last"), RowVector(kLastSeed + b), fmt::format("{}", b)});
+        {std::string("last"), RowVector(kLastSeed + b), LastPayload(b)});
     if (auto r = engine.Upsert(kCollection, rows); !r.ok()) Fail(6, r.status());
     acker.Send(b);
     if (mode == "compact") {

@@ -308,5 +308,70 @@ TEST_F(CliEndToEndTest, EveryCommand) {
   EXPECT_EQ(o.code, client::kExitNotFound);
 }
 
+// Issue 13: count, get and delete by --filter over declared fields.
+TEST_F(CliEndToEndTest, CountGetAndDeleteByFilter) {
+  Output o = Run({"collection", "create", "typed", "--dim", "8", "--field",
+                  "lang:keyword", "--field", "year:int64"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  const std::string path = dir_.Sub("typed.jsonl");
+  {
+    std::ofstream f(path);
+    for (int i = 0; i < 50; ++i) {
+      f << json{{"id", i},
+                {"vector", RowVector(i)},
+                {"payload",
+                 {{"lang", i % 5 == 0 ? "en" : "de"}, {"year", 2000 + i}}}}
+               .dump()
+        << "\n";
+    }
+  }
+  o = Run({"ingest", "typed", path, "--progress", "never"});
+  ASSERT_EQ(o.code, 0) << o.err;
+
+  // count: every row, or those that pass.
+  o = Run({"count", "typed"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, "50\n");
+  o = Run({"--json", "count", "typed", "--filter", R"(lang = "en")"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.Json()["count"], 10);
+  o = Run({"count", "typed", "--filter", "year >"});
+  EXPECT_EQ(o.code, client::kExitInvalid);
+  EXPECT_NE(o.err.find("field \"year\" is int64"), std::string::npos) << o.err;
+
+  // get --filter --limit: rows that pass, with their payloads.
+  o = Run({"--json", "get", "typed", "--filter",
+           R"(lang = "en" and year >= 2020)", "--limit", "2"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  const json got = o.Json();
+  ASSERT_EQ(got["results"].size(), 2u) << o.out;
+  EXPECT_EQ(got["more"], true);
+  for (const auto& r : got["results"]) {
+    EXPECT_EQ(r["payload"]["lang"], "en");
+    EXPECT_GE(r["payload"]["year"].get<int>(), 2020);
+  }
+  o = Run({"get", "typed", "--filter", "year = 2045"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.out.find("\"year\":2045"), std::string::npos) << o.out;
+  o = Run({"get", "typed", "1", "--filter", "year = 2045"});
+  EXPECT_EQ(o.code, client::kExitUsage);
+
+  // delete --filter, then count.
+  o = Run({"delete", "typed", "--filter", R"(lang = "de" and year < 2010)"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, "deleted 8\n");
+  o = Run({"count", "typed"});
+  EXPECT_EQ(o.out, "42\n");
+  o = Run({"count", "typed", "--filter", R"(lang = "de" and year < 2010)"});
+  EXPECT_EQ(o.out, "0\n");
+  o = Run({"delete", "typed", "--filter", "langg = 1"});
+  EXPECT_EQ(o.code, client::kExitInvalid);
+  EXPECT_NE(o.err.find("unknown field \"langg\""), std::string::npos) << o.err;
+  o = Run({"delete", "typed"});
+  EXPECT_EQ(o.code, client::kExitUsage);
+  o = Run({"count", "typed"});
+  EXPECT_EQ(o.out, "42\n");
+}
+
 }  // namespace
 }  // namespace qvdb

@@ -3,6 +3,8 @@
 // to fix; oversized messages, unknown fields, empty and huge batches,
 // concurrent create/drop of one name, requests after drop. Throughout, a
 // "keep" collection shows the server stays up and loses nothing.
+#include <fmt/format.h>
+
 #include <cmath>
 #include <limits>
 #include <thread>
@@ -317,6 +319,160 @@ TEST_F(BadInputTest, Search) {
   for (const auto& h : resp.hits()) {
     EXPECT_TRUE(h.id().u64() == 9 || h.id().u64() == 77);
   }
+}
+
+// Issue 13: the structured form of filters on Search, Count, Get and
+// Delete. Each bad filter is INVALID_ARGUMENT naming the problem and the
+// node, and deletes nothing; an empty delete never means every row.
+TEST_F(BadInputTest, StructuredFiltersSayWhatIsWrongAndChangeNothing) {
+  constexpr int kTyped = 40;
+  {
+    v1::CreateCollectionRequest req;
+    req.set_name("typed");
+    req.set_dimension(kDim);
+    req.set_metric(v1::METRIC_L2);
+    req.set_index_spec("Flat");
+    auto* lang = req.add_fields();
+    lang->set_name("lang");
+    lang->set_type("keyword");
+    auto* year = req.add_fields();
+    year->set_name("year");
+    year->set_type("int64");
+    v1::CreateCollectionResponse resp;
+    ASSERT_TRUE(Call(&v1::Qvdb::Stub::CreateCollection, req, &resp).ok());
+    v1::UpsertRequest up;
+    up.set_collection("typed");
+    for (int i = 0; i < kTyped; ++i) {
+      v1::Row row = Row(i);
+      row.set_payload(fmt::format(R"({{"lang": "{}", "year": {}}})",
+                                  i % 2 ? "de" : "en", 2000 + i));
+      *up.add_rows() = row;
+    }
+    ASSERT_TRUE(Upsert(up).ok());
+  }
+  auto count = [&](const v1::Filter* f) -> int64_t {
+    v1::CountRequest req;
+    req.set_collection("typed");
+    if (f != nullptr) *req.mutable_structured_filter() = *f;
+    v1::CountResponse resp;
+    const grpc::Status st = Call(&v1::Qvdb::Stub::Count, req, &resp);
+    return st.ok() ? int64_t(resp.count()) : -1;
+  };
+  auto delete_where = [&](const v1::Filter& f) {
+    v1::DeleteRequest req;
+    req.set_collection("typed");
+    *req.mutable_structured_filter() = f;
+    v1::DeleteResponse resp;
+    return Call(&v1::Qvdb::Stub::Delete, req, &resp);
+  };
+  auto compare = [](std::string field, v1::FilterOp op, v1::FilterValue v) {
+    v1::Filter f;
+    f.mutable_comparison()->set_field(std::move(field));
+    f.mutable_comparison()->set_op(op);
+    *f.mutable_comparison()->mutable_value() = std::move(v);
+    return f;
+  };
+  v1::FilterValue en, year_text, year_2010;
+  en.set_string_value("en");
+  year_text.set_string_value("2020");
+  year_2010.set_int64_value(2010);
+
+  // An unknown field, named with its node.
+  v1::Filter unknown;
+  *unknown.mutable_all_of()->add_filters() =
+      compare("year", v1::FILTER_OP_GE, year_2010);
+  *unknown.mutable_all_of()->add_filters() =
+      compare("langg", v1::FILTER_OP_EQ, en);
+  EXPECT_STATUS(delete_where(unknown), INVALID_ARGUMENT,
+                "unknown field \"langg\" at "
+                "structured_filter.all_of.filters[1].comparison");
+  // A value of the wrong type.
+  EXPECT_STATUS(delete_where(compare("year", v1::FILTER_OP_EQ, year_text)),
+                INVALID_ARGUMENT,
+                "field \"year\" is int64, got string \"2020\"");
+  // An ordering operator on a keyword.
+  EXPECT_STATUS(delete_where(compare("lang", v1::FILTER_OP_LT, en)),
+                INVALID_ARGUMENT, "needs a numeric or timestamp field");
+  // Nesting deeper than the limit (32).
+  v1::Filter deep = compare("lang", v1::FILTER_OP_EQ, en);
+  for (int i = 0; i < 33; ++i) {
+    v1::Filter outer;
+    *outer.mutable_negate() = deep;
+    deep = outer;
+  }
+  EXPECT_STATUS(delete_where(deep), INVALID_ARGUMENT,
+                "nesting deeper than 32 levels");
+  // An `in` list over the limit (1024).
+  v1::Filter long_in;
+  long_in.mutable_in_list()->set_field("year");
+  for (int i = 0; i < 1025; ++i) {
+    long_in.mutable_in_list()->add_values()->set_int64_value(i);
+  }
+  EXPECT_STATUS(delete_where(long_in), INVALID_ARGUMENT,
+                "has more than 1024 values");
+  // Unset parts of the message.
+  v1::Filter unset;
+  unset.mutable_all_of()->add_filters();
+  EXPECT_STATUS(delete_where(unset), INVALID_ARGUMENT,
+                "structured_filter.all_of.filters[0] is not set");
+  v1::Filter no_op = compare("lang", v1::FILTER_OP_UNSPECIFIED, en);
+  EXPECT_STATUS(delete_where(no_op), INVALID_ARGUMENT,
+                "structured_filter.comparison.op");
+  // The same checks on Search and Count.
+  v1::SearchParams params;
+  *params.mutable_structured_filter() = long_in;
+  EXPECT_STATUS(Search("typed", Vec(1), params), INVALID_ARGUMENT,
+                "has more than 1024 values");
+  EXPECT_EQ(count(&unknown), -1);
+  // A delete with neither ids nor a filter deletes nothing; Get takes ids
+  // or a filter, not both, and a bounded limit.
+  {
+    v1::DeleteRequest req;
+    req.set_collection("typed");
+    v1::DeleteResponse resp;
+    EXPECT_STATUS(Call(&v1::Qvdb::Stub::Delete, req, &resp), INVALID_ARGUMENT,
+                  "neither was given");
+    v1::GetRequest get;
+    get.set_collection("typed");
+    get.add_ids()->set_u64(1);
+    get.set_filter_expr(R"(lang = "en")");
+    v1::GetResponse got;
+    EXPECT_STATUS(Call(&v1::Qvdb::Stub::Get, get, &got), INVALID_ARGUMENT,
+                  "not both");
+    get.clear_ids();
+    get.set_limit(10001);
+    EXPECT_STATUS(Call(&v1::Qvdb::Stub::Get, get, &got), INVALID_ARGUMENT,
+                  "limit 10001");
+  }
+  // Nothing changed.
+  EXPECT_EQ(count(nullptr), kTyped);
+
+  // The good filters work: text and structured forms ANDed.
+  const v1::Filter recent = compare("year", v1::FILTER_OP_GE, year_2010);
+  EXPECT_EQ(count(&recent), 30);
+  v1::GetRequest get;
+  get.set_collection("typed");
+  get.set_filter_expr(R"(lang = "en")");
+  *get.mutable_structured_filter() = recent;
+  get.set_with_payload(true);
+  get.set_limit(3);
+  v1::GetResponse got;
+  ASSERT_TRUE(Call(&v1::Qvdb::Stub::Get, get, &got).ok());
+  ASSERT_EQ(got.results_size(), 3);
+  EXPECT_TRUE(got.more());
+  for (const auto& r : got.results()) {
+    EXPECT_TRUE(r.found());
+    EXPECT_EQ(r.id().u64() % 2, 0u);
+    EXPECT_GE(r.id().u64(), 10u);
+  }
+  v1::DeleteRequest del;
+  del.set_collection("typed");
+  del.set_filter_expr(R"(lang = "en")");
+  *del.mutable_structured_filter() = recent;
+  v1::DeleteResponse deleted;
+  ASSERT_TRUE(Call(&v1::Qvdb::Stub::Delete, del, &deleted).ok());
+  EXPECT_EQ(deleted.deleted(), 15u);
+  EXPECT_EQ(count(nullptr), kTyped - 15);
 }
 
 // Issue 16, defect 1: Search's single vector held 12 floats for a 4-d (here

@@ -37,6 +37,7 @@ from qvdb.errors import (  # noqa: E402
     Unknown,
 )
 from qvdb.types import (  # noqa: E402
+    AddFieldResult,
     CollectionDescription,
     CollectionState,
     CompactResult,
@@ -56,6 +57,7 @@ from qvdb.types import (  # noqa: E402
     TrainResult,
     UpsertResult,
 )
+from qvdb.filters import Field, Filter, all_of, any_of, field, not_  # noqa: E402
 from qvdb.client import Client, Collection  # noqa: E402
 from qvdb.aio import AsyncClient, AsyncCollection  # noqa: E402
 
@@ -66,7 +68,15 @@ __all__ = [
     "Collection",
     "AsyncClient",
     "AsyncCollection",
+    # structured filters
+    "Field",
+    "Filter",
+    "all_of",
+    "any_of",
+    "field",
+    "not_",
     # results
+    "AddFieldResult",
     "CollectionDescription",
     "CollectionState",
     "CompactResult",

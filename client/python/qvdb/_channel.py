@@ -27,6 +27,7 @@ _UNARY: Dict[str, Tuple[Any, Any]] = {
     "Upsert": (None, pb.UpsertResponse),
     "Delete": (pb.DeleteRequest, pb.DeleteResponse),
     "Get": (pb.GetRequest, pb.GetResponse),
+    "Count": (pb.CountRequest, pb.CountResponse),
     "SampleVectors": (pb.SampleVectorsRequest, pb.SampleVectorsResponse),
     "Search": (None, pb.SearchResponse),
     "SearchBatch": (None, pb.SearchBatchResponse),
@@ -37,6 +38,7 @@ _UNARY: Dict[str, Tuple[Any, Any]] = {
     "DeleteSnapshot": (pb.DeleteSnapshotRequest, pb.DeleteSnapshotResponse),
     "RestoreSnapshot": (pb.RestoreSnapshotRequest, pb.RestoreSnapshotResponse),
     "GetStats": (pb.GetStatsRequest, pb.GetStatsResponse),
+    "AddField": (pb.AddFieldRequest, pb.AddFieldResponse),
 }
 
 

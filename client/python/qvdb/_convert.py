@@ -22,11 +22,15 @@ from typing import (
     Sequence,
     Tuple,
     Union,
+    cast,
 )
 
 import numpy as np
 
+from google.protobuf import json_format  # type: ignore[import]
+
 from qvdb import errors
+from qvdb.filters import Filter
 from qvdb.types import (
     CollectionDescription,
     CollectionState,
@@ -53,7 +57,11 @@ MAX_REQUEST_BYTES = 32 << 20
 IdsLike = Union[Id, Iterable[Id], np.ndarray]
 VectorsLike = Union[np.ndarray, Sequence[Sequence[float]]]
 PayloadLike = Union[None, bytes, bytearray, memoryview, str, Mapping, list]
-FilterLike = Union[None, str, Mapping[str, Any], Iterable[Id], np.ndarray]
+# A filter expression: the text form (str), or the structured form (a
+# qvdb.Filter from qvdb.field, a qvdb.v1.Filter message, or that message as
+# a dict in protobuf's JSON mapping).
+ExprLike = Union[str, Filter, pb.Filter, Mapping[str, Any]]
+FilterLike = Union[None, ExprLike, Iterable[Id], np.ndarray]
 
 # --- metrics and states ---
 
@@ -430,22 +438,50 @@ def apply_filter(params: pb.SearchParams, filter: FilterLike) -> None:
     - str: the text form of the filter grammar over the collection's
       declared fields (docs/filter.md), e.g. `category = "Sapui5" and
       year >= 2020`.
-    - Mapping: a structured form, which the server does not take yet:
-      Unimplemented (pass the text form).
+    - a structured filter (qvdb.field("lang") == "en", a qvdb.v1.Filter, or
+      its dict form): the same, built by a program.
     """
     if filter is None:
         return
-    if isinstance(filter, str):
-        params.filter_expr = filter
+    if is_expression(filter):
+        text, structured = split_expression(filter)
+        params.filter_expr = text
+        if structured is not None:
+            params.structured_filter.CopyFrom(structured)
         return
-    if isinstance(filter, Mapping):
-        raise errors.Unimplemented(
-            "structured filters are not supported yet; pass the text form, "
-            "e.g. filter='lang = \"en\" and year >= 2020'"
-        )
-    ids = check_ids(filter, "filter")
+    ids = check_ids(cast(IdsLike, filter), "filter")
     params.filter.SetInParent()
     params.filter.ids.extend(id_to_proto(v) for v in ids)
+
+
+def is_expression(filter: Any) -> bool:
+    """A filter expression (text or structured), not an id list."""
+    return isinstance(filter, (str, Filter, pb.Filter, Mapping))
+
+
+def split_expression(filter: ExprLike) -> Tuple[str, Optional[pb.Filter]]:
+    """(filter_expr, structured_filter or None) of a filter expression."""
+    if isinstance(filter, str):
+        if not filter.strip():
+            raise errors.InvalidArgument(
+                "the filter is empty; pass None for no filter (docs/filter.md)"
+            )
+        return filter, None
+    if isinstance(filter, Filter):
+        return "", filter.to_proto()
+    if isinstance(filter, pb.Filter):
+        return "", filter
+    if isinstance(filter, Mapping):
+        try:
+            return "", json_format.ParseDict(filter, pb.Filter())
+        except json_format.ParseError as e:
+            raise errors.InvalidArgument(
+                f"the filter dict is not a qvdb.v1.Filter message: {e}"
+            ) from None
+    raise errors.InvalidArgument(
+        f"filter is a {type(filter).__name__}: pass the text form (str) or a "
+        "structured filter (qvdb.field(...) == ...)"
+    )
 
 
 _ID_SCORE = np.dtype([("id", "<u8"), ("score", "<f4")])

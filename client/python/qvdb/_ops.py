@@ -3,13 +3,14 @@ shared by Client and AsyncClient so that both behave alike. No I/O here."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
 from qvdb import _convert, _wire, errors
-from qvdb._convert import FilterLike, IdsLike, PayloadLike, VectorsLike
+from qvdb._convert import ExprLike, FilterLike, IdsLike, PayloadLike, VectorsLike
 from qvdb.types import (
+    AddFieldResult,
     CompactResult,
     DeleteResult,
     Id,
@@ -149,15 +150,68 @@ def delete_result(responses: Sequence[pb.DeleteResponse]) -> DeleteResult:
 
 
 def ids_for_count(filter: FilterLike) -> Optional[List[Id]]:
-    """None: count every row; else the ids whose presence is counted."""
-    if filter is None:
+    """None: a Count call (every row, or a filter expression); else the ids
+    whose presence is counted."""
+    if filter is None or _convert.is_expression(filter):
         return None
-    if isinstance(filter, (str, Mapping)):
-        raise errors.Unimplemented(
-            "count() takes an id list; counting the rows that pass a filter "
-            "expression needs a Count call the server does not have yet"
+    return _convert.check_ids(cast(IdsLike, filter), "filter")
+
+
+def count_request(collection: str, filter: Optional[ExprLike]) -> pb.CountRequest:
+    request = pb.CountRequest(collection=collection)
+    if filter is not None:
+        text, structured = _convert.split_expression(filter)
+        request.filter_expr = text
+        if structured is not None:
+            request.structured_filter.CopyFrom(structured)
+    return request
+
+
+def check_ids_or_filter(ids: Optional[IdsLike], filter: Optional[ExprLike], verb: str) -> None:
+    """get() and delete() take ids or filter=, exactly one of them."""
+    if ids is not None and filter is not None:
+        raise errors.InvalidArgument(f"{verb}() takes ids or filter=, not both")
+    if ids is None and filter is None:
+        raise errors.InvalidArgument(
+            f"{verb}() needs ids or filter= (an empty {verb} never means every row)"
         )
-    return _convert.check_ids(filter, "filter")
+
+
+def get_filter_request(
+    collection: str,
+    filter: ExprLike,
+    limit: Optional[int],
+    with_payload: bool,
+    with_vector: bool,
+) -> pb.GetRequest:
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1
+    ):
+        raise errors.InvalidArgument(f"limit must be a positive int, got {limit!r}")
+    text, structured = _convert.split_expression(filter)
+    request = pb.GetRequest(
+        collection=collection,
+        filter_expr=text,
+        limit=int(limit or 0),
+        with_payload=with_payload,
+        with_vector=with_vector,
+    )
+    if structured is not None:
+        request.structured_filter.CopyFrom(structured)
+    return request
+
+
+def filtered_records(response: pb.GetResponse, json_payloads: bool) -> List[Record]:
+    out = [_convert.record_from_get(r, json_payloads) for r in response.results]
+    return [r for r in out if r is not None]
+
+
+def delete_filter_request(collection: str, filter: ExprLike) -> pb.DeleteRequest:
+    text, structured = _convert.split_expression(filter)
+    request = pb.DeleteRequest(collection=collection, filter_expr=text)
+    if structured is not None:
+        request.structured_filter.CopyFrom(structured)
+    return request
 
 
 class SearchPlan:
@@ -219,6 +273,21 @@ class SearchPlan:
 
 def sample_array(r: pb.SampleVectorsResponse) -> np.ndarray:
     return np.array(r.vectors, dtype=np.float32).reshape(r.rows, r.dimension)
+
+
+def add_field_request(collection: str, name: str, type: str, indexed: bool) -> pb.AddFieldRequest:
+    (spec,) = _convert.fields_to_proto({name: {"type": type, "indexed": indexed}})
+    return pb.AddFieldRequest(collection=collection, field=spec)
+
+
+def add_field_result(r: pb.AddFieldResponse) -> AddFieldResult:
+    return AddFieldResult(
+        fields={f.name: f.type for f in r.info.fields},
+        rows_scanned=r.rows_scanned,
+        rows_with_value=r.rows_with_value,
+        rows_wrong_type=r.rows_wrong_type,
+        seconds=r.seconds,
+    )
 
 
 def train_result(r: pb.TrainResponse) -> TrainResult:

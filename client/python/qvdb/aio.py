@@ -21,8 +21,9 @@ import grpc.aio
 import numpy as np
 
 from qvdb import _channel, _convert, _ops, errors
-from qvdb._convert import FilterLike, IdsLike, PayloadLike, VectorsLike
+from qvdb._convert import ExprLike, FilterLike, IdsLike, PayloadLike, VectorsLike
 from qvdb.types import (
+    AddFieldResult,
     CollectionDescription,
     CompactResult,
     DeleteResult,
@@ -153,6 +154,19 @@ class AsyncClient:
         r = await self._call("ListCollections", pb.ListCollectionsRequest())
         return [_convert.description_from_proto(c) for c in r.collections]
 
+    async def add_field(
+        self,
+        collection: str,
+        name: str,
+        type: str,
+        indexed: bool = True,
+        *,
+        timeout: float = _ops.DEFAULT_ADMIN_TIMEOUT,
+    ) -> AddFieldResult:
+        """Adds a field filled from the stored payloads; see Client.add_field."""
+        request = _ops.add_field_request(collection, name, type, indexed)
+        return _ops.add_field_result(await self._call("AddField", request, timeout))
+
     async def drop_collection(self, name: str, *, missing_ok: bool = False) -> None:
         """Deletes a collection and its rows; NotFound unless missing_ok."""
         try:
@@ -234,11 +248,12 @@ class AsyncCollection:
         return await self.client.describe_collection(self.name)
 
     async def count(self, filter: FilterLike = None) -> int:
-        """Rows stored (describe().live_rows), or how many of the ids in
-        `filter` are stored; see Collection.count."""
+        """Rows stored, those that pass a filter expression, or how many of
+        the ids in `filter` are stored; see Collection.count."""
         ids = _ops.ids_for_count(filter)
         if ids is None:
-            return (await self.describe()).live_rows
+            request = _ops.count_request(self.name, filter)  # type: ignore[arg-type]
+            return int((await self._call("Count", request)).count)
         unique = list(dict.fromkeys(ids))
         found = 0
         for request in _ops.get_requests(self.name, unique, False, False):
@@ -261,12 +276,24 @@ class AsyncCollection:
 
     async def get(
         self,
-        ids: IdsLike,
+        ids: Optional[IdsLike] = None,
         *,
+        filter: Optional[ExprLike] = None,
+        limit: Optional[int] = None,
         with_payload: bool = True,
         with_vector: bool = False,
-    ) -> Union[Optional[Record], List[Optional[Record]]]:
-        """Reads rows by id; see Collection.get."""
+    ) -> Union[Optional[Record], List[Optional[Record]], List[Record]]:
+        """Reads rows by id, or up to `limit` rows that pass `filter`; see
+        Collection.get."""
+        _ops.check_ids_or_filter(ids, filter, "get")
+        if filter is not None:
+            request = _ops.get_filter_request(self.name, filter, limit, with_payload, with_vector)
+            return _ops.filtered_records(
+                await self._call("Get", request), self.client._options.json_payloads
+            )
+        if limit is not None:
+            raise errors.InvalidArgument("limit applies to get(filter=...)")
+        assert ids is not None
         single = _convert.is_single_id(ids)
         id_list = _convert.check_ids(ids)
         responses = []
@@ -275,8 +302,16 @@ class AsyncCollection:
         out = _ops.records(responses, self.client._options.json_payloads)
         return out[0] if single else out
 
-    async def delete(self, ids: IdsLike) -> DeleteResult:
-        """Deletes rows by id; see Collection.delete."""
+    async def delete(
+        self, ids: Optional[IdsLike] = None, *, filter: Optional[ExprLike] = None
+    ) -> DeleteResult:
+        """Deletes rows by id, or every row that passes `filter`; see
+        Collection.delete."""
+        _ops.check_ids_or_filter(ids, filter, "delete")
+        if filter is not None:
+            r = await self._call("Delete", _ops.delete_filter_request(self.name, filter))
+            return _ops.delete_result([r])
+        assert ids is not None
         id_list = _convert.check_ids(ids)
         responses = []
         for request in _ops.delete_requests(self.name, id_list):

@@ -25,8 +25,9 @@ import grpc
 import numpy as np
 
 from qvdb import _channel, _convert, _ops, errors
-from qvdb._convert import FilterLike, IdsLike, PayloadLike, VectorsLike
+from qvdb._convert import ExprLike, FilterLike, IdsLike, PayloadLike, VectorsLike
 from qvdb.types import (
+    AddFieldResult,
     CollectionDescription,
     CompactResult,
     DeleteResult,
@@ -204,6 +205,40 @@ class Client:
         r = self._call("ListCollections", pb.ListCollectionsRequest())
         return [_convert.description_from_proto(c) for c in r.collections]
 
+    def add_field(
+        self,
+        collection: str,
+        name: str,
+        type: str,
+        indexed: bool = True,
+        *,
+        timeout: float = _ops.DEFAULT_ADMIN_TIMEOUT,
+    ) -> AddFieldResult:
+        """Adds a typed payload field to an existing collection and fills it
+        from the stored rows' JSON payloads (docs/filter.md); returns when
+        every row is indexed. Writes to the collection wait meanwhile.
+
+        Args:
+          collection: the collection's name.
+          name: the field's name (1 to 64 of [A-Za-z0-9_], not starting with
+            a digit).
+          type: "keyword", "int64", "double", "bool", "timestamp" or
+            "keyword_list".
+          indexed: keep the field's value -> rows bitmaps (keyword-like types).
+          timeout: seconds (the backfill reads every stored payload).
+
+        A row without the member has no value; a row whose member has the
+        wrong type has none either and is counted in rows_wrong_type.
+
+        Raises:
+          AlreadyExists: the collection already has a field of that name.
+          InvalidArgument: bad name or type, or too many fields.
+          FailedPrecondition: a stored payload is not a JSON object.
+          NotFound: no such collection.
+        """
+        request = _ops.add_field_request(collection, name, type, indexed)
+        return _ops.add_field_result(self._call("AddField", request, timeout))
+
     def drop_collection(self, name: str, *, missing_ok: bool = False) -> None:
         """Deletes a collection and all its rows.
 
@@ -315,16 +350,23 @@ class Collection:
         return self.client.describe_collection(self.name)
 
     def count(self, filter: FilterLike = None) -> int:
-        """Rows stored.
+        """Rows stored, or those that pass a filter.
 
-        The server has no Count call yet: without a filter this is
-        describe().live_rows; with a list of ids, how many of them are
-        stored (a Get without payloads). Text and structured filters raise
-        Unimplemented until the server has filtered search.
+        Args:
+          filter: None: every row. A filter expression over the declared
+            fields (docs/filter.md): the text form, e.g.
+            'lang = "en" and year >= 2020', or the structured form,
+            e.g. (qvdb.field("lang") == "en") & (qvdb.field("year") >= 2020)
+            (a qvdb.v1.Filter message, or its dict form, too). A list of
+            ids: how many of them are stored.
+
+        Raises InvalidArgument for a bad filter (the message names the token
+        or node and the field), NotFound for an unknown collection.
         """
         ids = _ops.ids_for_count(filter)
         if ids is None:
-            return self.describe().live_rows
+            request = _ops.count_request(self.name, filter)  # type: ignore[arg-type]
+            return int(self._call("Count", request).count)
         unique = list(dict.fromkeys(ids))
         responses = [
             self._call("Get", r) for r in _ops.get_requests(self.name, unique, False, False)
@@ -372,22 +414,40 @@ class Collection:
 
     def get(
         self,
-        ids: IdsLike,
+        ids: Optional[IdsLike] = None,
         *,
+        filter: Optional[ExprLike] = None,
+        limit: Optional[int] = None,
         with_payload: bool = True,
         with_vector: bool = False,
-    ) -> Union[Optional[Record], List[Optional[Record]]]:
-        """Reads rows by id.
+    ) -> Union[Optional[Record], List[Optional[Record]], List[Record]]:
+        """Reads rows by id, or the rows that pass a filter.
 
         Args:
           ids: one id, or a sequence of ids (repeats allowed).
+          filter: instead of ids, a filter expression (text or structured,
+            as in count()): the rows that pass it, in storage (about
+            insertion) order.
+          limit: with filter, at most this many rows (1 to 10000; None: the
+            server's default, 100). count(filter) says how many pass.
           with_payload: return the payloads (default True).
           with_vector: return the stored vectors (normalised ones for cosine).
 
-        Returns a Record per id, in order, None for an id not stored; for a
-        single id, that Record or None. Raises NotFound for an unknown
+        Returns, by ids, a Record per id, in order, None for an id not
+        stored; for a single id, that Record or None. By filter, a list of
+        the Records that pass. Raises InvalidArgument for both ids and
+        filter, or neither, or a bad filter; NotFound for an unknown
         collection.
         """
+        _ops.check_ids_or_filter(ids, filter, "get")
+        if filter is not None:
+            request = _ops.get_filter_request(self.name, filter, limit, with_payload, with_vector)
+            return _ops.filtered_records(
+                self._call("Get", request), self.client._options.json_payloads
+            )
+        if limit is not None:
+            raise errors.InvalidArgument("limit applies to get(filter=...)")
+        assert ids is not None
         single = _convert.is_single_id(ids)
         id_list = _convert.check_ids(ids)
         responses = [
@@ -397,9 +457,24 @@ class Collection:
         out = _ops.records(responses, self.client._options.json_payloads)
         return out[0] if single else out
 
-    def delete(self, ids: IdsLike) -> DeleteResult:
-        """Deletes rows by id (each id at most once per call). Ids not stored
-        are counted in `not_found`, not an error."""
+    def delete(
+        self, ids: Optional[IdsLike] = None, *, filter: Optional[ExprLike] = None
+    ) -> DeleteResult:
+        """Deletes rows by id (each id at most once per call; ids not stored
+        are counted in `not_found`, not an error), or every row that passes
+        `filter` (text or structured, as in count()).
+
+        A delete by filter runs in batches of 1000 rows on the server, each
+        all or nothing; an error stops it, the batches before it stay
+        deleted. Raises InvalidArgument for both ids and filter, or neither
+        (an empty delete never means every row: drop the collection), or a
+        bad filter.
+        """
+        _ops.check_ids_or_filter(ids, filter, "delete")
+        if filter is not None:
+            r = self._call("Delete", _ops.delete_filter_request(self.name, filter))
+            return _ops.delete_result([r])
+        assert ids is not None
         id_list = _convert.check_ids(ids)
         responses = [self._call("Delete", r) for r in _ops.delete_requests(self.name, id_list)]
         return _ops.delete_result(responses)

@@ -28,6 +28,7 @@ __all__ = [
     "Hit",
     "SearchResult",
     "TrainResult",
+    "AddFieldResult",
     "CompactResult",
     "Snapshot",
     "RestoreResult",
@@ -255,6 +256,20 @@ class SearchResult:
     def hits(self) -> List[Hit]:
         """The hits as a list of Hit."""
         return list(self)
+
+
+@dataclass(frozen=True)
+class AddFieldResult:
+    """What add_field did: the collection's fields now (name -> type, in
+    declaration order), the stored rows with a payload, those that hold the
+    new field, and those whose member had the wrong type for it (they hold
+    no value)."""
+
+    fields: Dict[str, str]
+    rows_scanned: int
+    rows_with_value: int
+    rows_wrong_type: int
+    seconds: float
 
 
 @dataclass(frozen=True)

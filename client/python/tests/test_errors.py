@@ -111,7 +111,7 @@ def test_bad_requests(coll: qvdb.Collection):
         coll.search(np.ones(8), nprobe=-1)
     with pytest.raises(qvdb.InvalidArgument, match="query"):
         coll.search(np.ones((2, 2, 8)))
-    with pytest.raises(qvdb.Unimplemented):
+    with pytest.raises(qvdb.InvalidArgument, match="qvdb.v1.Filter"):
         coll.search(np.ones(8), filter={"lang": "en"})
 
 

@@ -3,6 +3,7 @@ protobuf would build, conversions, the error mapping, stub generation."""
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 import sys
 from pathlib import Path
@@ -124,10 +125,59 @@ def test_metrics_and_filters():
     params = pb.SearchParams()
     _convert.apply_filter(params, 'lang = "en"')
     assert params.filter_expr == 'lang = "en"' and not params.HasField("filter")
-    with pytest.raises(NotImplementedError):
+    # A dict is the Filter message's JSON form; anything else is refused.
+    with pytest.raises(qvdb.InvalidArgument, match="qvdb.v1.Filter"):
         _convert.apply_filter(params, {"lang": "en"})
     _convert.apply_filter(params, np.array([3, 4], dtype=np.uint64))
     assert [i.u64 for i in params.filter.ids] == [3, 4]
+
+
+def test_structured_filter_builder():
+    f = (
+        (qvdb.field("lang") == "en")
+        & (qvdb.field("year") >= 2020)
+        & qvdb.field("tags").is_in(["faq", "howto"])
+    )
+    m = f.to_proto()
+    # a & b & c is one all_of of three.
+    assert m.WhichOneof("kind") == "all_of" and len(m.all_of.filters) == 3
+    lang, year, tags = m.all_of.filters
+    assert lang.comparison.field == "lang" and lang.comparison.op == pb.FILTER_OP_EQ
+    assert lang.comparison.value.string_value == "en"
+    assert year.comparison.op == pb.FILTER_OP_GE and year.comparison.value.int64_value == 2020
+    assert [v.string_value for v in tags.in_list.values] == ["faq", "howto"]
+    assert not tags.in_list.negated
+    # Values are typed by their Python type; ~ and | and not_in.
+    g = ~qvdb.field("flag").exists() | (qvdb.field("score") < 0.5) | qvdb.field("n").not_in([1])
+    m = g.to_proto()
+    assert m.WhichOneof("kind") == "any_of"
+    assert m.any_of.filters[0].negate.exists.field == "flag"
+    assert m.any_of.filters[1].comparison.value.double_value == 0.5
+    assert m.any_of.filters[2].in_list.negated
+    b = (qvdb.field("ok") == True).to_proto()  # noqa: E712
+    assert b.comparison.value.WhichOneof("kind") == "bool_value"
+    t = (qvdb.field("at") > datetime.datetime(1970, 1, 1, 0, 0, 1)).to_proto()
+    assert t.comparison.value.timestamp_micros == 1_000_000
+    # The message goes into SearchParams.structured_filter; text and
+    # structured forms may be combined (a row passes both) only through the
+    # API, so the client takes one.
+    params = pb.SearchParams()
+    _convert.apply_filter(params, f)
+    assert params.structured_filter == f.to_proto() and params.filter_expr == ""
+    params = pb.SearchParams()
+    _convert.apply_filter(params, {"exists": {"field": "lang"}})
+    assert params.structured_filter.exists.field == "lang"
+    # Mistakes are refused in the client.
+    with pytest.raises(TypeError, match="&"):
+        bool(qvdb.field("a") == 1)
+    with pytest.raises(qvdb.InvalidArgument, match="list"):
+        qvdb.field("a").is_in("abc")
+    with pytest.raises(qvdb.InvalidArgument, match="bytes"):
+        qvdb.field("a") == b"x"  # noqa: B015
+    with pytest.raises(qvdb.InvalidArgument, match="finite"):
+        qvdb.field("a") == float("nan")  # noqa: B015
+    with pytest.raises(qvdb.InvalidArgument, match="empty"):
+        _convert.apply_filter(pb.SearchParams(), "  ")
 
 
 def test_batches_of_every_input_form():

@@ -224,6 +224,28 @@ def recall(found: np.ndarray, truth: np.ndarray, k: int) -> float:
     return len(set(found[:k].astype(np.int64).tolist()) & set(truth.tolist())) / truth.size
 
 
+def export(d: Data, cases: List[Case], args: argparse.Namespace) -> None:
+    """The data, each case's per-query filter (qvdb's text form) and exact
+    ground truth, as raw little-endian arrays and one JSON file, so another
+    engine answers the same questions (bench/lancedb_filter_bench.mjs)."""
+    out = Path(args.export)
+    out.mkdir(parents=True, exist_ok=True)
+    d.base.astype("<f4").tofile(out / "base.f32")
+    d.queries.astype("<f4").tofile(out / "queries.f32")
+    d.kw.astype("<i4").tofile(out / "kw.i32")
+    d.num.astype("<i8").tofile(out / "num.i64")
+    d.region.astype("<i8").tofile(out / "region.i64")
+    nq = d.queries.shape[0]
+    meta = {
+        "n": int(d.base.shape[0]), "dim": int(d.base.shape[1]), "queries": nq, "k": args.k,
+        "cases": [{"name": c.name, "target": c.target, "rows_passing": c.passing(args.n),
+                   "filters": [c.filter_of(i) for i in range(nq)],
+                   "gt": [g.tolist() for g in c.gt]} for c in cases],
+    }
+    (out / "cases.json").write_text(json.dumps(meta) + "\n")
+    print(f"exported the data and {len(cases)} filters to {out}", flush=True)
+
+
 # --------------------------------------------------------------------------
 # Searching
 
@@ -235,7 +257,7 @@ def search_stats(coll: qvdb.Collection, q: np.ndarray, args: argparse.Namespace,
     through the raw method; any failure just leaves the column empty."""
     try:
         plan = _ops.SearchPlan(coll.name, q, args.k, args.nprobe, args.refine_factor, flt,
-                               False, False, True)
+                               False, False, True, args.ram_refine_factor)
         st = coll._call("Search", plan.single_request()).stats
         return {"strategy": st.strategy, "allowed_rows": int(st.allowed_rows),
                 "nprobe": int(st.nprobe)}
@@ -248,7 +270,8 @@ def run_single(coll: qvdb.Collection, d: Data, c: Case, args: argparse.Namespace
     (--rounds times); QPS over the timed loop, per-call latency, recall."""
     qs = d.queries
     nq = qs.shape[0]
-    kw = dict(k=args.k, nprobe=args.nprobe, refine_factor=args.refine_factor)
+    kw = dict(k=args.k, nprobe=args.nprobe, refine_factor=args.refine_factor,
+              ram_refine_factor=args.ram_refine_factor)
     for i in range(min(args.warmup, nq)):  # connections, caches, page cache
         coll.search(qs[i], filter=c.filter_of(i), **kw)
     lat: List[float] = []
@@ -279,7 +302,8 @@ def run_batch(coll: qvdb.Collection, d: Data, c: Case, args: argparse.Namespace,
     assert c.per_query is None
     qs = d.queries
     nq = qs.shape[0]
-    kw = dict(k=args.k, nprobe=args.nprobe, refine_factor=args.refine_factor, filter=c.filter)
+    kw = dict(k=args.k, nprobe=args.nprobe, refine_factor=args.refine_factor,
+              ram_refine_factor=args.ram_refine_factor, filter=c.filter)
     coll.search(qs[:batch], **kw)  # warm-up
     recalls: List[float] = []
     lat: List[float] = []
@@ -321,6 +345,8 @@ def main() -> int:
     ap.add_argument("--spec", default="IVF1024,PQ32x4fs,Refine(Flat)")
     ap.add_argument("--nprobe", type=int, default=8)
     ap.add_argument("--refine-factor", type=int, default=16)
+    ap.add_argument("--ram-refine-factor", type=int, default=None,
+                    help="with two Refine stages: candidates the RAM tier re-scores, per k")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--batch-size", type=int, default=2000, help="rows per ingest message")
@@ -330,6 +356,12 @@ def main() -> int:
     ap.add_argument("--collection", default="filter_bench",
                     help="collection name (dropped first if it exists)")
     ap.add_argument("--json", default=None, help="write the results here")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the collection when it already holds these --n rows and "
+                    "--spec (same --seed): only the searches run again")
+    ap.add_argument("--export", default=None, metavar="DIR",
+                    help="also write the data, filters and ground truth here, for "
+                    "bench/lancedb_filter_bench.mjs (the same data through LanceDB)")
     args = ap.parse_args()
     if args.clusters <= 0:
         args.clusters = max(32, args.n // 1000)
@@ -352,21 +384,29 @@ def main() -> int:
 
     # 2. load and train
     client = qvdb.Client(args.server, timeout=600.0)
-    client.drop_collection(args.collection, missing_ok=True)
-    coll = client.create_collection(args.collection, args.dim, "l2", args.spec,
-                                    fields={"kw": "keyword", "num": "int64", "region": "int64"})
-    t = time.perf_counter()
-    coll.ingest(d.base, ids=np.arange(args.n, dtype=np.uint64), payloads=pay,
-                batch_size=args.batch_size, progress=True)
-    timings["load"] = time.perf_counter() - t
+    existing = {c.name: c for c in client.list_collections()}.get(args.collection)
+    if (args.reuse and existing is not None and existing.live_rows == args.n
+            and existing.index_spec == args.spec):
+        # The same seed generated the same rows: only the searches run again.
+        coll = client.collection(args.collection)
+        print(f"reusing collection {args.collection!r} ({args.n:,} rows)", flush=True)
+    else:
+        client.drop_collection(args.collection, missing_ok=True)
+        coll = client.create_collection(
+            args.collection, args.dim, "l2", args.spec,
+            fields={"kw": "keyword", "num": "int64", "region": "int64"})
+        t = time.perf_counter()
+        coll.ingest(d.base, ids=np.arange(args.n, dtype=np.uint64), payloads=pay,
+                    batch_size=args.batch_size, progress=True)
+        timings["load"] = time.perf_counter() - t
+        print(f"loaded {args.n:,} rows in {timings['load']:.1f} s "
+              f"({args.n / timings['load']:,.0f} rows/s)", flush=True)
+        t = time.perf_counter()
+        print("training ...", flush=True)
+        tr = coll.train()
+        timings["train"] = time.perf_counter() - t
+        print(f"  trained in {timings['train']:.1f} s (server: {tr.seconds:.1f} s)", flush=True)
     del pay
-    print(f"loaded {args.n:,} rows in {timings['load']:.1f} s "
-          f"({args.n / timings['load']:,.0f} rows/s)", flush=True)
-    t = time.perf_counter()
-    print("training ...", flush=True)
-    tr = coll.train()
-    timings["train"] = time.perf_counter() - t
-    print(f"  trained in {timings['train']:.1f} s (server: {tr.seconds:.1f} s)", flush=True)
     desc = coll.describe()
     rss = client.stats().server.process_rss_bytes
     out["collection"] = {
@@ -389,6 +429,8 @@ def main() -> int:
     ground_truth(d, cases, args.k, args.gt_chunk)
     timings["ground_truth"] = time.perf_counter() - t
     print(f"ground truth for {len(cases)} filters in {timings['ground_truth']:.1f} s", flush=True)
+    if args.export:
+        export(d, cases, args)
 
     # 4. searches
     t = time.perf_counter()

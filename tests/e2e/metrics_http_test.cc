@@ -85,7 +85,7 @@ TEST(MetricsHttpTest, AnswersEachKindOfRequest) {
   for (std::string bad :
        {std::string("GET /metrics"), std::string("\r\n"),
         std::string("GET\r\n\r\n"), std::string("GET /metrics FTP/1\r\n\r\n"),
-        std::string("\x00\xff\x16\x03\x01 x\n", 10)}) {
+        std::string("\x00\xff\x16\x03\x01 x\n", 8)}) {
     EXPECT_EQ(StatusLine(HttpResponseFor(bad, render)),
               "HTTP/1.0 400 Bad Request")
         << bad;

@@ -45,6 +45,10 @@ struct SearchParams {
   const IdFilter* filter = nullptr;
   // Threads for a batch of queries (0: all cores). A single query uses one.
   int num_threads = 0;
+  // RaBitQ codes with Refine (no PCA): candidates whose error interval lies
+  // wholly above the k-th smallest upper end are not re-scored (about 94%
+  // intervals, rabitq_codec.h). Off: every candidate is (for comparison).
+  bool prune_by_error_bound = true;
 };
 
 // What the index stores per vector, produced by Encode and accepted by

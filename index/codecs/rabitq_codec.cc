@@ -95,6 +95,7 @@ Factors ReadFactors(const uint8_t* code, size_t at) {
 // One query: its rotated, quantized form and the per-query constants.
 class RaBitQCodec::Distance final : public RaBitQQueryDistance {
  public:
+  // From a raw query q: centres it by the mean and rotates it.
   Distance(const RaBitQCodec& codec, const float* query, Metric metric)
       : codec_(codec), metric_(CodecMetric(metric)) {
     const int d = codec.dim();
@@ -103,38 +104,18 @@ class RaBitQCodec::Distance final : public RaBitQQueryDistance {
     // estimator's error grows with ||v||, and for IP the part <r, m> is
     // exact (a per-code factor). Estimating <r, q> directly, as IP once
     // did, pays for the mean's share of q in every estimate.
-    std::vector<float> v(d);
-    double v_norm2 = 0, mean_dot = 0;
-    for (int j = 0; j < d; ++j) {
-      v[j] = query[j] - mean[j];
-      v_norm2 += double(v[j]) * v[j];
-      mean_dot += double(mean[j]) * query[j];
-    }
-    constant_ = metric_ == Metric::kL2 ? float(v_norm2) : float(mean_dot);
-    radius_scale_ = kErrorEpsilon * float(std::sqrt(v_norm2)) *
-                    (metric_ == Metric::kL2 ? 2.0f : 1.0f) /
-                    float(std::sqrt(std::max(1.0, double(d - 1))));
+    double mean_dot = 0;
+    for (int j = 0; j < d; ++j) mean_dot += double(mean[j]) * query[j];
     std::vector<float> vr(d);
-    RotateRows(codec.rotation_, d, v.data(), 1, nullptr, vr.data());
-    // Symmetric signed digits: |u| <= 2^(qb-1) - 1, delta from the largest.
-    const int qb = codec.query_bits_;
-    const int top = (1 << (qb - 1)) - 1;
-    float max_abs = 0;
-    for (float x : vr) max_abs = std::max(max_abs, std::fabs(x));
-    const float delta = max_abs > 0 ? max_abs / float(top) : 0.0f;
-    const float inv = max_abs > 0 ? float(top) / max_abs : 0.0f;
-    std::vector<int8_t> digits(d);
-    int64_t sum = 0;
-    for (int j = 0; j < d; ++j) {
-      const int u = std::clamp(int(std::lrint(vr[j] * inv)), -top, top);
-      digits[j] = int8_t(u);
-      sum += u;
-    }
-    planes_.resize(RaBitQQueryPlaneBytes(codec.plane_bytes_) * qb);
-    PackRaBitQQuery(digits.data(), d, qb, planes_.data());
-    delta_ = delta;
-    // <y, u> = <c, u> - (2^b - 1) / 2 * sum(u).
-    offset_ = float(double((1 << codec.bits_) - 1) * 0.5 * double(sum));
+    codec.Rotate(query, 1, mean, vr.data());
+    Quantize(vr.data(), float(mean_dot));
+  }
+
+  // From v_rotated = R (q - m - c) and <m, q> (MakeRotatedQueryDistance).
+  Distance(const RaBitQCodec& codec, const float* v_rotated, float mean_dot,
+           Metric metric)
+      : codec_(codec), metric_(CodecMetric(metric)) {
+    Quantize(v_rotated, mean_dot);
   }
 
   void Distances(const uint8_t* codes, size_t n, float* out) const override {
@@ -164,16 +145,41 @@ class RaBitQCodec::Distance final : public RaBitQQueryDistance {
                              ? f.norm2 + constant_ - 2.0f * est
                              : -(constant_ + f.mean_ip + est);
         if (radius != nullptr) {
-          // error sqrt(d - 1) = ||r|| sqrt(1 - cos^2) / cos
-          //                   = sqrt(scale^2 ||y||^2 - ||r||^2).
-          const double y_norm2 = c.CodeNorm2(chunk + i * cs);
-          const double s = double(f.scale);
-          radius[start + i] =
-              radius_scale_ *
-              float(std::sqrt(std::max(0.0, s * s * y_norm2 - f.norm2)));
+          radius[start + i] = c.BoundRadius(chunk + i * cs, v_norm_, metric_);
         }
       }
     }
+  }
+
+  // Per-query constants and the bit-sliced digits of vr = R v (||vr|| =
+  // ||v||: the rotation keeps lengths).
+  void Quantize(const float* vr, float mean_dot) {
+    const RaBitQCodec& c = codec_;
+    const int d = c.dim();
+    double v_norm2 = 0;
+    float max_abs = 0;
+    for (int j = 0; j < d; ++j) {
+      v_norm2 += double(vr[j]) * vr[j];
+      max_abs = std::max(max_abs, std::fabs(vr[j]));
+    }
+    constant_ = metric_ == Metric::kL2 ? float(v_norm2) : mean_dot;
+    v_norm_ = float(std::sqrt(v_norm2));
+    // Symmetric signed digits: |u| <= 2^(qb-1) - 1, delta from the largest.
+    const int qb = c.query_bits_;
+    const int top = (1 << (qb - 1)) - 1;
+    const float inv = max_abs > 0 ? float(top) / max_abs : 0.0f;
+    std::vector<int8_t> digits(d);
+    int64_t sum = 0;
+    for (int j = 0; j < d; ++j) {
+      const int u = std::clamp(int(std::lrint(vr[j] * inv)), -top, top);
+      digits[j] = int8_t(u);
+      sum += u;
+    }
+    planes_.resize(RaBitQQueryPlaneBytes(c.plane_bytes_) * qb);
+    PackRaBitQQuery(digits.data(), d, qb, planes_.data());
+    delta_ = max_abs > 0 ? max_abs / float(top) : 0.0f;
+    // <y, u> = <c, u> - (2^b - 1) / 2 * sum(u).
+    offset_ = float(double((1 << c.bits_) - 1) * 0.5 * double(sum));
   }
 
   const RaBitQCodec& codec_;
@@ -181,8 +187,8 @@ class RaBitQCodec::Distance final : public RaBitQQueryDistance {
   std::vector<uint8_t> planes_;
   float delta_ = 0;
   float offset_ = 0;
-  float constant_ = 0;      // L2: ||q - m||^2; IP: <m, q>
-  float radius_scale_ = 0;  // epsilon_0 ||q - m|| / sqrt(d - 1) (* 2 for L2)
+  float constant_ = 0;  // L2: ||q - m||^2; IP: <m, q>
+  float v_norm_ = 0;    // ||v||, v the centred query
 };
 
 RaBitQCodec::RaBitQCodec(int dim, int bits, const Options& options)
@@ -238,13 +244,14 @@ absl::Status RaBitQCodec::DoTrain(const float* x, size_t n) {
                    RandomOrthogonal(d, options_.seed));
   mean_ = std::move(mean);
   rotation_.assign(rot.begin(), rot.end());
+  list_centred_ = true;
   trained_ = true;
   return absl::OkStatus();
 }
 
-void RaBitQCodec::Rotate(const float* x, size_t n, const float* center,
+void RaBitQCodec::Rotate(const float* x, size_t n, const float* centre,
                          float* z) const {
-  RotateRows(rotation_, dim(), x, n, center, z);
+  RotateRows(rotation_, dim(), x, n, centre, z);
 }
 
 void RaBitQCodec::EncodeRotated(const float* z, float mean_ip,
@@ -282,6 +289,26 @@ void RaBitQCodec::EncodeRotated(const float* z, float mean_ip,
 
 absl::Status RaBitQCodec::DoEncode(const float* x, size_t n,
                                    uint8_t* codes) const {
+  EncodeRows(x, n, nullptr, nullptr, codes);
+  return absl::OkStatus();
+}
+
+absl::Status RaBitQCodec::EncodeListResiduals(const float* residuals,
+                                              size_t n,
+                                              const float* centroids,
+                                              const int32_t* lists,
+                                              uint8_t* codes) const {
+  if (!trained_) {
+    return absl::FailedPreconditionError(
+        fmt::format("{} is not trained: train it first", spec()));
+  }
+  RETURN_IF_ERROR(CheckFinite(residuals, n, dim()));
+  EncodeRows(residuals, n, centroids, lists, codes);
+  return absl::OkStatus();
+}
+
+void RaBitQCodec::EncodeRows(const float* x, size_t n, const float* centroids,
+                             const int32_t* lists, uint8_t* codes) const {
   const int d = dim();
   const size_t cs = code_size();
   std::vector<float> z;
@@ -291,14 +318,17 @@ absl::Status RaBitQCodec::DoEncode(const float* x, size_t n,
     Rotate(x + start * d, m, mean_.data(), z.data());
     for (size_t i = 0; i < m; ++i) {
       const float* xi = x + (start + i) * d;
-      double mean_ip = 0;  // <x - m, m>
+      const float* c = centroids != nullptr
+                           ? centroids + size_t(lists[start + i]) * d
+                           : nullptr;
+      double mean_ip = 0;  // <x - m, m + c>
       for (int j = 0; j < d; ++j) {
-        mean_ip += (double(xi[j]) - mean_[j]) * double(mean_[j]);
+        mean_ip += (double(xi[j]) - mean_[j]) *
+                   (double(mean_[j]) + (c != nullptr ? c[j] : 0.0));
       }
       EncodeRotated(&z[i * d], float(mean_ip), codes + (start + i) * cs);
     }
   }
-  return absl::OkStatus();
 }
 
 void RaBitQCodec::Decode(const uint8_t* codes, size_t n, float* x) const {
@@ -331,6 +361,19 @@ void RaBitQCodec::Decode(const uint8_t* codes, size_t n, float* x) const {
       for (int j = 0; j < d; ++j) out[j] += row[j] * yr;
     }
   }
+}
+
+float RaBitQCodec::BoundRadius(const uint8_t* code, float query_norm,
+                               Metric metric) const {
+  // epsilon_0 ||v|| error, with error sqrt(d - 1) = ||r|| sqrt(1 - cos^2) /
+  // cos = sqrt(scale^2 ||y||^2 - ||r||^2); L2 counts <r, v> twice.
+  const Factors f = ReadFactors(code, size_t(bits_) * plane_bytes_);
+  const double s = double(f.scale);
+  const double error =
+      std::sqrt(std::max(0.0, s * s * CodeNorm2(code) - f.norm2) /
+                std::max(1.0, double(dim() - 1)));
+  return float(kErrorEpsilon * query_norm * error *
+               (CodecMetric(metric) == Metric::kL2 ? 2.0 : 1.0));
 }
 
 double RaBitQCodec::CodeNorm2(const uint8_t* code) const {
@@ -373,14 +416,24 @@ std::unique_ptr<RaBitQQueryDistance> RaBitQCodec::MakeRaBitQQueryDistance(
   return std::make_unique<Distance>(*this, query, metric);
 }
 
+std::unique_ptr<RaBitQQueryDistance> RaBitQCodec::MakeRotatedQueryDistance(
+    const float* v_rotated, float mean_dot, Metric metric) const {
+  return std::make_unique<Distance>(*this, v_rotated, mean_dot, metric);
+}
+
 // The layout of a code's three floats, kept in the high half of the saved
 // bit count: 1 (implicit 0, before 2026-12) stored the error factor third;
-// 2 stores <r, m> there, for the inner product centred by the mean. Codes
-// of layout 1 would be scored wrongly, so their models are refused.
-constexpr uint32_t kCodeLayout = 2;
+// 2 stores <r, m> there, for the inner product centred by the mean; 3
+// stores <r, m + c> under IVF (EncodeListResiduals; the same as 2 without
+// IVF). Codes of layout 1 would be scored wrongly, so their models are
+// refused; layout 2 loads with list_centred() false.
+constexpr uint32_t kCodeLayout = 3;
+constexpr uint32_t kLayoutMeanCentred = 2;
 
 void RaBitQCodec::SaveState(ByteWriter* w) const {
-  w->Put<uint32_t>(uint32_t(bits_) | (kCodeLayout << 16));
+  // A layout-2 model stays layout 2: its IVF codes still hold <r, m>.
+  const uint32_t layout = list_centred_ ? kCodeLayout : kLayoutMeanCentred;
+  w->Put<uint32_t>(uint32_t(bits_) | (layout << 16));
   w->Put<uint32_t>(uint32_t(dim()));
   w->Put<uint32_t>(uint32_t(query_bits_));
   w->PutArray(mean_);
@@ -395,12 +448,12 @@ absl::Status RaBitQCodec::LoadState(ByteReader* r) {
   RETURN_IF_ERROR(r->Get(&query_bits));
   const uint32_t layout = bits >> 16;
   bits &= 0xffff;
-  if (layout != kCodeLayout) {
+  if (layout != kCodeLayout && layout != kLayoutMeanCentred) {
     return absl::FailedPreconditionError(fmt::format(
-        "RaBitQ model of code layout {}, this qvdb reads layout {}: its "
-        "codes would be scored wrongly; train the collection again (qvdb "
-        "train) to re-encode them",
-        layout, kCodeLayout));
+        "RaBitQ model of code layout {}, this qvdb reads layouts {} and "
+        "{}: its codes would be scored wrongly; train the collection again "
+        "(qvdb train) to re-encode them",
+        layout, kLayoutMeanCentred, kCodeLayout));
   }
   if (bits != uint32_t(bits_) || dim_saved != uint32_t(d)) {
     return absl::DataLossError(fmt::format(
@@ -444,6 +497,7 @@ absl::Status RaBitQCodec::LoadState(ByteReader* r) {
   mean_ = std::move(mean);
   rotation_ = std::move(rotation);
   query_bits_ = int(query_bits);
+  list_centred_ = layout == kCodeLayout;
   trained_ = true;
   return absl::OkStatus();
 }

@@ -114,6 +114,36 @@ class RaBitQCodec final : public Codec {
   std::unique_ptr<RaBitQQueryDistance> MakeRaBitQQueryDistance(
       const float* query, Metric metric) const;
 
+  // Under IVF: codes of the residuals e = x - c to each row's list centroid
+  // c (centroids: nlist x dim, lists[i]: row i's list), whose third factor
+  // is <r, m + c> instead of <r, m>, so that an inner product is estimated
+  // against the query centred by both, q - c - m, as L2 already is (its
+  // residual query is q - c). Used when list_centred(); scored by
+  // MakeRotatedQueryDistance (index/ivf/rabitq_scanner.cc).
+  absl::Status EncodeListResiduals(const float* residuals, size_t n,
+                                   const float* centroids,
+                                   const int32_t* lists,
+                                   uint8_t* codes) const;
+  // True for models trained by this qvdb; models saved before list centring
+  // (code layout 2) keep <r, m> in their IVF codes, and IVF scores them as
+  // it did then.
+  bool list_centred() const { return list_centred_; }
+  // z = R (x - centre) for n rows; centre may be null.
+  void Rotate(const float* x, size_t n, const float* centre, float* z) const;
+  const std::vector<float>& mean() const { return mean_; }
+  // A query already centred and rotated: v_rotated = R (q - m - c), with
+  // c = 0 without IVF (and for layout-2 IP codes); mean_dot = <m, q>. The
+  // same estimates as MakeRaBitQQueryDistance(q) when c = 0, without its
+  // d x d rotation: IVF rotates a query once for all its lists.
+  std::unique_ptr<RaBitQQueryDistance> MakeRotatedQueryDistance(
+      const float* v_rotated, float mean_dot, Metric metric) const;
+
+  // The half-width of DistanceBounds' interval for one code, given the
+  // length of the centred query it was scored against (||q - m||, or
+  // ||q - c - m|| under IVF).
+  float BoundRadius(const uint8_t* code, float query_norm,
+                    Metric metric) const;
+
   // bits, dim, query bits, mean (dim floats), rotation (dim x dim floats).
   void SaveState(ByteWriter* w) const override;
   // DataLoss on truncated bytes, a shape other than this codec's, non-finite
@@ -133,9 +163,11 @@ class RaBitQCodec final : public Codec {
  private:
   RaBitQCodec(int dim, int bits, const Options& options);
 
-  // z = R (x - center) for n rows; center may be null.
-  void Rotate(const float* x, size_t n, const float* center, float* z) const;
-  // Codes one rotated residual z (||z|| = ||r||); mean_ip = <r, m>.
+  // Codes n rows: z = R (x - m) each, with mean_ip = <x - m, m + c_i>
+  // (c_i: row i's centroid when centroids is set, else 0).
+  void EncodeRows(const float* x, size_t n, const float* centroids,
+                  const int32_t* lists, uint8_t* codes) const;
+  // Codes one rotated residual z (||z|| = ||r||); mean_ip as above.
   void EncodeRotated(const float* z, float mean_ip, uint8_t* code) const;
   // ||y||^2 of one code's grid values, from its bit planes.
   double CodeNorm2(const uint8_t* code) const;
@@ -145,6 +177,7 @@ class RaBitQCodec final : public Codec {
   int query_bits_;
   const Options options_;
   bool trained_ = false;
+  bool list_centred_ = true;
   std::vector<float> mean_;      // dim
   std::vector<float> rotation_;  // dim x dim, row-major: z = R (x - mean)
 

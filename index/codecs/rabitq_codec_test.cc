@@ -319,11 +319,14 @@ TEST(RaBitQCodecTest, LoadRejectsBadBytes) {
     std::memcpy(b.data() + at, v, size);
     return DeserializeCodec(b).status();
   };
-  // The bit count's high half is the code layout (2 now).
-  const uint32_t three = 3 | (2u << 16), big = 99;
+  // The bit count's high half is the code layout (3 now).
+  const uint32_t three = 3 | (3u << 16), big = 99;
   EXPECT_EQ(corrupt(state, &three, 4).code(), absl::StatusCode::kDataLoss);
   // A model of the codes before the centred inner product (layout 0/1) is
-  // refused, not scored wrongly.
+  // refused, not scored wrongly; so is a layout from the future.
+  const uint32_t future = 2 | (4u << 16);
+  EXPECT_EQ(corrupt(state, &future, 4).code(),
+            absl::StatusCode::kFailedPrecondition);
   const uint32_t old_layout = 2;
   const absl::Status old = corrupt(state, &old_layout, 4);
   EXPECT_EQ(old.code(), absl::StatusCode::kFailedPrecondition);
@@ -348,6 +351,22 @@ TEST(RaBitQCodecTest, LoadRejectsBadBytes) {
   ByteReader r(w.bytes());
   EXPECT_EQ((*other)->LoadState(&r).code(), absl::StatusCode::kDataLoss);
   EXPECT_FALSE((*other)->is_trained());
+}
+
+// Layout 2 (codes holding <r, m> under IVF too) still loads, says it is
+// not list-centred, and saves as layout 2 again.
+TEST(RaBitQCodecTest, LayoutTwoLoadsAsMeanCentred) {
+  auto c = Trained(24, 1, Gaussian(100, 24, 32));
+  EXPECT_TRUE(c->list_centred());
+  std::string bytes = SerializeCodec(*c);
+  const size_t state = 4 + 4 + 8 + std::string("RaBitQ1").size() + 4;
+  const uint32_t layout_two = 1 | (2u << 16);
+  std::memcpy(bytes.data() + state, &layout_two, 4);
+  auto loaded = DeserializeCodec(bytes);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const auto& old = static_cast<const RaBitQCodec&>(**loaded);
+  EXPECT_FALSE(old.list_centred());
+  EXPECT_EQ(SerializeCodec(old), bytes);
 }
 
 TEST(RaBitQCodecTest, RejectsNonFiniteAndUntrained) {
@@ -426,6 +445,99 @@ TEST(RaBitQRecallTest, DISABLED_SeedSpread) {
       }
       std::printf("%s bits=%d mean %.3f min %.3f max %.3f:%s\n",
                   ds.name.c_str(), bits, sum / 16, lo, hi, line.c_str());
+    }
+  }
+}
+
+// Under IVF the query is centred by its list's centroid for both metrics
+// (the codes hold <r, m + c>), so, as flat, IP's estimation error is half of
+// L2's pair by pair; uncentred by the list it would not be. Over all pairs
+// the estimates are unbiased. The IVF scanner rotates the query once.
+TEST(RaBitQIvfTest, InnerProductCentresByTheList) {
+  const int d = 48;
+  const size_t n = 400, nq = 6;
+  std::vector<float> x = Gaussian(n, d, 51, 2.0f);
+  // Four well separated clusters, so the list centroids are far apart.
+  for (size_t i = 0; i < n; ++i) x[i * d + (i % 4)] += 12.0f;
+  const std::vector<float> q = Gaussian(nq, d, 52, 2.0f);
+  std::vector<int64_t> ids(n);
+  for (size_t i = 0; i < n; ++i) ids[i] = int64_t(i);
+  SearchParams p;
+  p.k = int(n);
+  p.nprobe = 4;
+  std::vector<std::vector<float>> by_metric;  // nq x n errors, by id
+  for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+    auto index = CreateVectorIndex(*ParseIndexSpec("IVF4,RaBitQ2"), d, metric);
+    ASSERT_TRUE(index.ok()) << index.status();
+    ASSERT_TRUE((*index)->Train(x.data(), n).ok());
+    ASSERT_TRUE((*index)->Add(ids.data(), x.data(), n).ok());
+    auto r = (*index)->Search(q.data(), nq, p);
+    ASSERT_TRUE(r.ok()) << r.status();
+    std::vector<float> err(nq * n, 0.0f);
+    double sum = 0, scale = 0;
+    for (size_t k = 0; k < nq; ++k) {
+      for (size_t h = 0; h < n; ++h) {
+        const int64_t id = r->ids[k * n + h];
+        ASSERT_GE(id, 0);
+        const float* xi = &x[size_t(id) * d];
+        double exact = 0;
+        for (int j = 0; j < d; ++j) {
+          exact += metric == Metric::kL2
+                       ? double(xi[j] - q[k * d + j]) * (xi[j] - q[k * d + j])
+                       : -double(xi[j]) * q[k * d + j];
+        }
+        err[k * n + size_t(id)] = float(r->distances[k * n + h] - exact);
+        sum += err[k * n + size_t(id)];
+        scale += std::fabs(exact);
+      }
+    }
+    // Unbiased: the mean error is a small share of the mean distance.
+    EXPECT_LT(std::fabs(sum), 0.01 * scale) << int(metric);
+    by_metric.push_back(std::move(err));
+  }
+  for (size_t i = 0; i < nq * n; ++i) {
+    EXPECT_NEAR(by_metric[0][i], 2.0f * by_metric[1][i],
+                1e-3f * (1.0f + std::fabs(by_metric[0][i])))
+        << i;
+  }
+}
+
+// With Refine, candidates whose error interval lies above the k-th smallest
+// upper end are not re-scored: fewer refine reads at the same recall.
+TEST(RaBitQIvfTest, ErrorBoundPrunesRefineReads) {
+  for (const Dataset& ds :
+       {testing::LoadSiftSmall(), testing::LoadSapMinilm()}) {
+    const int d = int(ds.base.cols);
+    for (const char* text : {"IVF16,RaBitQ1,Refine(Flat)",
+                             "IVF16,RaBitQ2,Refine(Flat)",
+                             "IVF16,RaBitQ4,Refine(Flat)"}) {
+      auto index = CreateVectorIndex(*ParseIndexSpec(text), d, ds.metric);
+      ASSERT_TRUE(index.ok()) << index.status();
+      ASSERT_TRUE((*index)->Train(ds.base.data.data(), ds.base.rows).ok());
+      std::vector<int64_t> ids(ds.base.rows);
+      for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(i);
+      ASSERT_TRUE(
+          (*index)->Add(ids.data(), ds.base.data.data(), ds.base.rows).ok());
+      SearchParams p;
+      p.k = 10;
+      p.nprobe = 16;
+      p.refine_factor = 10;
+      double recall[2];
+      uint64_t scored[2];
+      for (bool prune : {false, true}) {
+        p.prune_by_error_bound = prune;
+        auto r = (*index)->Search(ds.queries.data.data(), ds.queries.rows, p);
+        ASSERT_TRUE(r.ok()) << r.status();
+        recall[prune] = RecallAtK(r->ids, 10, ds.truth, 10);
+        scored[prune] = r->refine_scored;
+      }
+      std::printf("%s %s rf 10: recall@10 %.3f -> %.3f, refine reads %.1f "
+                  "-> %.1f per query\n",
+                  ds.name.c_str(), text, recall[0], recall[1],
+                  double(scored[0]) / ds.queries.rows,
+                  double(scored[1]) / ds.queries.rows);
+      EXPECT_LT(scored[1], scored[0]) << text;
+      EXPECT_GE(recall[1], recall[0] - 0.01) << text;
     }
   }
 }

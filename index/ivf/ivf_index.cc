@@ -85,7 +85,7 @@ IvfIndex::IvfIndex(const IndexSpec& spec, int dim, Metric metric,
           spec.codec.fast_scan ? spec.codec.m : 0),
       ram_refine_codes_(ram_refine_ ? ram_refine_->code_size() : 0),
       refine_codes_(refine_ ? refine_->code_size() : 0) {
-  scanner_ = MakeScanner(spec_, *codec_);
+  scanner_ = MakeScanner(spec_, *codec_, centroids_);
   if (spec.pca_dim > 0) {
     pca_ = std::make_unique<PcaTransform>(dim, spec.pca_dim, spec.pca_rotation);
   }
@@ -182,6 +182,7 @@ absl::Status IvfIndex::Train(const float* x, size_t n) {
     }
   }
   RETURN_IF_ERROR(codec_->Train(work.data(), sample));
+  scanner_ = MakeScanner(spec_, *codec_, centroids_);
   BuildPqTables();
   if (ram_refine_) RETURN_IF_ERROR(ram_refine_->Train(raw.data(), sample));
   if (refine_) RETURN_IF_ERROR(refine_->Train(raw.data(), sample));
@@ -206,7 +207,17 @@ absl::StatusOr<EncodedVectors> IvfIndex::Encode(const float* x,
     }
   }
   out.codes.resize(n * codec_->code_size());
-  RETURN_IF_ERROR(codec_->Encode(work.data(), n, out.codes.data()));
+  const auto* rabitq = spec_.codec.kind == CodecKind::kRaBitQ
+                           ? static_cast<const RaBitQCodec*>(codec_.get())
+                           : nullptr;
+  if (by_residual_ && rabitq != nullptr && rabitq->list_centred()) {
+    RETURN_IF_ERROR(rabitq->EncodeListResiduals(work.data(), n,
+                                                centroids_.data(),
+                                                out.lists.data(),
+                                                out.codes.data()));
+  } else {
+    RETURN_IF_ERROR(codec_->Encode(work.data(), n, out.codes.data()));
+  }
   if (refine_) {
     std::vector<float> raw(x, x + n * dim_);
     if (metric_ == Metric::kCosine) NormalizeRows(raw.data(), n, dim_);
@@ -492,7 +503,7 @@ absl::Status IvfIndex::LoadModel(std::string_view bytes) {
   centroids_ = std::move(centroids);
   coarse_trained_ = true;
   codec_ = std::move(codec);
-  scanner_ = MakeScanner(spec_, *codec_);
+  scanner_ = MakeScanner(spec_, *codec_, centroids_);
   BuildPqTables();
   if (ram_refine) ram_refine_ = std::move(ram_refine);
   if (refine) refine_ = std::move(refine);

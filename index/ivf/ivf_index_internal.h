@@ -56,12 +56,22 @@ inline bool UsesResidual(const IndexSpec& spec) {
                                 spec.codec.kind == CodecKind::kRaBitQ);
 }
 
-inline std::unique_ptr<ListScanner> MakeScanner(const IndexSpec& spec,
-                                                const Codec& codec) {
-  // The factory builds a PqCodec for every kPQ spec (codec_factory.cc).
-  return spec.codec.fast_scan
-             ? MakePq4FastScanner(static_cast<const PqCodec&>(codec))
-             : MakeGenericScanner(codec);
+// centroids: nlist x work dim, or empty before training and without IVF.
+inline std::unique_ptr<ListScanner> MakeScanner(
+    const IndexSpec& spec, const Codec& codec,
+    const std::vector<float>& centroids) {
+  // The factory builds a PqCodec for every kPQ spec and a RaBitQCodec for
+  // every kRaBitQ one (codec_factory.cc).
+  if (spec.codec.fast_scan) {
+    return MakePq4FastScanner(static_cast<const PqCodec&>(codec));
+  }
+  if (spec.codec.kind == CodecKind::kRaBitQ && codec.is_trained()) {
+    const bool residual = UsesResidual(spec) && !centroids.empty();
+    return MakeRaBitQScanner(static_cast<const RaBitQCodec&>(codec),
+                             residual ? centroids.data() : nullptr,
+                             residual ? spec.ivf_nlist : 0);
+  }
+  return MakeGenericScanner(codec);
 }
 
 }  // namespace qvdb

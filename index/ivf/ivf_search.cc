@@ -286,6 +286,12 @@ void IvfIndex::SearchChunk(const float* queries, size_t nq,
     }
   }
 
+  // Per-query scanner data (the RaBitQ scanner's rotated queries).
+  if (const size_t ps = scanner_->prep_size(); ps > 0) {
+    s->prep.resize(nq * ps);
+    scanner_->PrepareQueries(work, nq, s->prep.data());
+  }
+
   if (s->tops.size() < nq) s->tops.resize(nq);
   for (size_t q = 0; q < nq; ++q) s->tops[q].Reset(keep);
   s->work_q = work;
@@ -315,6 +321,13 @@ void IvfIndex::SearchChunk(const float* queries, size_t nq,
     int64_t* ids = out_ids + q * params.k;
     float* distances = out_distances + q * params.k;
     if (refine_) {
+      // The error bounds hold for the work space's distances, which under
+      // PCA leave out each vector's own energy outside the subspace.
+      if (!pca_ && params.prune_by_error_bound) {
+        scanner_->PruneCandidates(
+            s->prep.data() + q * scanner_->prep_size(), cm, params.k, lists_,
+            &s->tops[q], &s->scan);
+      }
       Refine(raw + q * dim_, &s->tops[q], params.k, params.refine_factor, s,
              ids, distances);
     } else if (rescore) {
@@ -348,11 +361,15 @@ void IvfIndex::ScanProbes(size_t begin, size_t end, const SearchParams& params,
     }
   }
   const size_t lut_size = pq_tables_.lut_size();
-  // Residual L2 codes of the generic scanner: the query minus the centroid.
-  const bool residual_query =
+  // Residual L2 codes scored against the query minus the centroid (the
+  // generic scanner takes it from here, the RaBitQ one centres it itself).
+  const bool residual_l2 =
       by_residual_ && mode == kNoTables && cm == Metric::kL2;
+  const bool residual_query =
+      residual_l2 && !scanner_->centres_residual_queries();
   // Otherwise the coarse distance is the list's share of the constant.
-  const bool add_coarse = by_residual_ && !residual_query;
+  const bool add_coarse = by_residual_ && !residual_l2;
+  const size_t prep_size = scanner_->prep_size();
   if (residual_query) s->residuals.resize(ScanScratch::kGroup * work_dim_);
   s->list_queries.resize(ScanScratch::kGroup);
   for (size_t i = 0; i < n;) {
@@ -371,6 +388,8 @@ void IvfIndex::ScanProbes(size_t begin, size_t end, const SearchParams& params,
         const float* wq = s->work_q + q * work_dim_;
         ListQuery& lq = s->list_queries[t];
         lq = ListQuery{wq, s->constant[q], &s->tops[q]};
+        lq.list = l;
+        if (prep_size > 0) lq.prep = &s->prep[q * prep_size];
         if (add_coarse) lq.constant += s->probe_dist[probe];
         if (mode == kPerListTables) {
           pq_tables_.QuantizedListLut(l, &s->neg_qy[q * lut_size],

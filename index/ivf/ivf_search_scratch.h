@@ -29,6 +29,7 @@ struct IvfIndex::SearchScratch {
   std::vector<QuantizedLut> qluts;   // nq: tables every list shares
   QuantizedLut group_qluts[ScanScratch::kGroup];  // a group's list tables
   std::vector<float> residuals;  // kGroup x work_dim (generic scanner)
+  std::vector<float> prep;       // nq x scanner's prep_size()
   std::vector<ListQuery> list_queries;
   std::vector<TopK> tops;
   ScanScratch scan;

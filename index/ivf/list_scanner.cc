@@ -29,11 +29,7 @@ class GenericScanner final : public ListScanner {
       for (size_t start = 0; start < n; start += kChunk) {
         const size_t m = std::min(kChunk, n - start);
         qd->Distances(list.codes.data() + start * cs, m, dist.data());
-        for (size_t i = 0; i < m; ++i) {
-          const int64_t id = list.ids[start + i];
-          if (id < 0 || (filter && !filter->Contains(id))) continue;
-          queries[q].top->Push(dist[i] + queries[q].constant, id);
-        }
+        PushListDistances(list, start, m, dist.data(), queries[q], filter);
       }
     }
   }

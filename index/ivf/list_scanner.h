@@ -1,9 +1,10 @@
 // PRIVATE header (index/ internal): how IvfIndex scores the codes of one
 // inverted list against one or several queries.
 //
-// Two strategies behind one interface: the generic scanner asks the codec for
-// a QueryDistance (works for every codec), the 4-bit fast scanner runs the
-// SIMD kernels of pq4_fast_scan.h on lists stored in 32-code blocks. Both
+// Three strategies behind one interface: the generic scanner asks the codec
+// for a QueryDistance (works for every codec), the 4-bit fast scanner runs
+// the SIMD kernels of pq4_fast_scan.h on lists stored in 32-code blocks, and
+// the RaBitQ scanner rotates each query once and centres it per list. All
 // skip removed slots (id -1) and ids the filter excludes before a candidate
 // reaches top-k. The generic scanner pushes exact codec distances; the fast
 // scanner pushes its de-quantized 16-bit sums (approximate(); within
@@ -27,6 +28,7 @@
 #include "index/ivf/inverted_lists.h"
 #include "index/kernels/pq4_fast_scan.h"
 #include "index/codecs/product_quantizer.h"
+#include "index/codecs/rabitq_codec.h"
 #include "index/search/top_k.h"
 
 namespace qvdb {
@@ -44,6 +46,10 @@ struct ListQuery {
   // computing the table from `query`.
   const float* lut = nullptr;
   const QuantizedLut* qlut = nullptr;
+  // Scanners with per-query data (ListScanner::prep_size() > 0): this
+  // query's, from PrepareQueries; and the list being scanned.
+  const float* prep = nullptr;
+  int32_t list = 0;
 };
 
 // Buffers a scanner reuses across lists and queries, so the hot path does
@@ -64,6 +70,10 @@ struct ScanScratch {
         prime_order(kPrimeCodes) {}
 
   std::vector<float> distances;  // generic scanner
+  // PruneCandidates: the candidates, their intervals, one code.
+  std::vector<int64_t> cand_ids;
+  std::vector<float> cand_dist, cand_radius, cand_upper;
+  std::vector<uint8_t> code;
   std::vector<float> lut;        // fast scanner: a table built from a query
   QuantizedLut qluts[kGroup];    // fast scanner: tables quantized here
   std::vector<uint32_t> ids;     // fast scanner: survivors, kGroup rows
@@ -82,10 +92,47 @@ class ListScanner {
   // True when pushed distances are approximations (the fast scanner's 16-bit
   // sums, within pq4_fast_scan.h's error bound) that the caller re-scores.
   virtual bool approximate() const { return false; }
+  // Floats of per-query data the scanner computes once for all the lists a
+  // query probes (0: none), and computing them for nq work-space queries
+  // into prep (nq x prep_size()).
+  virtual size_t prep_size() const { return 0; }
+  virtual void PrepareQueries(const float* /*queries*/, size_t /*nq*/,
+                              float* /*prep*/) const {}
+  // True when Scan takes the work-space query of residual L2 codes as it is
+  // and centres it by ListQuery::list itself.
+  virtual bool centres_residual_queries() const { return false; }
+  // For scanners whose estimates carry an error bound (RaBitQ): drops from
+  // `top` (one query's candidates, which Scan pushed; prep: its
+  // PrepareQueries data) every candidate whose interval lies wholly above
+  // the k-th smallest upper end, so Refine reads fewer codes. Returns how
+  // many it dropped. Others keep every candidate.
+  virtual int PruneCandidates(const float* /*prep*/, Metric /*metric*/,
+                              int /*k*/, const InvertedLists& /*lists*/,
+                              TopK* /*top*/, ScanScratch* /*scratch*/) const {
+    return 0;
+  }
 };
+
+// Pushes the n codes of `list` from `start` whose distances are dist (plus
+// lq.constant) to lq.top, skipping removed slots and filtered ids.
+inline void PushListDistances(const InvertedList& list, size_t start,
+                              size_t n, const float* dist,
+                              const ListQuery& lq, const IdFilter* filter) {
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t id = list.ids[start + i];
+    if (id < 0 || (filter && !filter->Contains(id))) continue;
+    lq.top->Push(dist[i] + lq.constant, id);
+  }
+}
 
 std::unique_ptr<ListScanner> MakeGenericScanner(const Codec& codec);
 // The lists must use ListLayout::kPq4Blocks; pq must have 4-bit codes.
 std::unique_ptr<ListScanner> MakePq4FastScanner(const PqCodec& pq);
+// RaBitQ codes (rabitq_scanner.cc): each query is rotated once, not once per
+// list. centroids: nlist x codec.dim() when the codes are residuals to them,
+// else null (nlist 0). codec must be trained.
+std::unique_ptr<ListScanner> MakeRaBitQScanner(const RaBitQCodec& codec,
+                                               const float* centroids,
+                                               int nlist);
 
 }  // namespace qvdb

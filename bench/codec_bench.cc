@@ -18,13 +18,15 @@ namespace {
 
 std::vector<std::string> DefaultSpecs(const testing::Dataset& ds) {
   if (ds.base.cols >= 256) {  // sentence embeddings (sap_minilm: 384-d)
-    return {"Flat",  "FP16",  "SQ8",   "FP8E4M3", "FP8E5M2", "PCA192",
-            "PCA192,FP8E4M3", "PCA128,SQ8", "PQ96x8", "PQ48x8", "PQ96x4",
-            "RQ16x8", "RBQ1",  "RBQ2",  "RBQ4"};
+    return {"Flat",    "FP16",           "SQ8",        "FP8E4M3", "FP8E5M2",
+            "PCA192",  "PCA192,FP8E4M3", "PCA128,SQ8", "PQ96x8",  "PQ48x8",
+            "PQ96x4",  "RQ16x8",         "RBQ1",       "RBQ2",    "RBQ4",
+            "RaBitQ1", "RaBitQ2",        "RaBitQ4"};
   }
-  return {"Flat",   "FP16",    "SQ8",    "FP8E4M3", "FP8E5M2", "PCA64",
-          "PCA64,SQ8", "PQ32x8", "PQ16x8", "PQ32x4", "PQ64x4", "RQ8x8",
-          "RQ16x8", "RBQ1",    "RBQ2",   "RBQ4"};
+  return {"Flat",   "FP16",      "SQ8",     "FP8E4M3", "FP8E5M2",
+          "PCA64",  "PCA64,SQ8", "PQ32x8",  "PQ16x8",  "PQ32x4",
+          "PQ64x4", "RQ8x8",     "RQ16x8",  "RBQ1",    "RBQ2",
+          "RBQ4",   "RaBitQ1",   "RaBitQ2", "RaBitQ4"};
 }
 
 using Clock = std::chrono::steady_clock;

@@ -10,7 +10,11 @@
 //   node bench/lancedb_baseline.mjs siftsmall IVF_RQ 1
 //   node bench/lancedb_baseline.mjs sap_minilm IVF_PQ 48
 // Args: dataset (siftsmall | sap_minilm), index (IVF_RQ | IVF_PQ), and the
-// RQ bits per dimension or the PQ sub-vector count. Prints one JSON line.
+// RQ bits per dimension or the PQ sub-vector count. Prints one JSON line;
+// its dataset, spec, bytes_per_vector and recall_at_10 are what
+// scripts/plot_codecs.py --lancedb reads (bytes_per_vector: the code bytes
+// computed as LanceDbCodeBytes in bench/lancedb_subject.h does;
+// index_bytes_per_vector: the index files measured, with row ids).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -66,10 +70,21 @@ for (let q = 0; q < queries.length; q++) {
   for (const r of rows) hits += want.has(r.id) ? 1 : 0;
 }
 const searchS = Number(process.hrtime.bigint() - t1) / 1e9;
+const du = (p) => fs.readdirSync(p, { withFileTypes: true, recursive: true })
+  .filter((e) => e.isFile())
+  .reduce((a, e) => a + fs.statSync(path.join(e.parentPath ?? e.path, e.name)).size, 0);
+const indexBytes = du(path.join(tmp, "t.lance", "_indices"));
+const p = Number(param);
+// IVF_RQ: sign bits + (b - 1) extended bits per dimension, float32 add,
+// scale and error factors, and at b > 1 the extended code's add and scale.
+const codeBytes = kind === "IVF_RQ"
+  ? Math.ceil(d / 8) + Math.ceil((p - 1) * d / 8) + (p === 1 ? 12 : 20) : p;
 const bytes = kind === "IVF_RQ" ? `${param} bit(s)/dim + factors`
                                 : `${param} bytes (PQ${param}x8)`;
 console.log(JSON.stringify({
-  dataset: name, index: kind, param: Number(param), dim: d,
+  dataset: name, index: kind, param: p, dim: d,
+  spec: `LanceDB ${kind} ${p}`, bytes_per_vector: codeBytes,
+  index_bytes_per_vector: indexBytes / base.length,
   recall_at_10: hits / (10 * queries.length), codes: bytes,
   build_s: buildS, qps_single_query_with_node_overhead: queries.length / searchS,
 }));

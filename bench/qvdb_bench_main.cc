@@ -121,6 +121,20 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   w->add_option("--ef-construction", so.baseline.ef_construction)
       ->capture_default_str();
+  w->add_option("--lancedb", so.lancedb,
+                "LanceDB indexes, e.g. IVF_RQ:1,IVF_PQ:16 (RQ bits or PQ "
+                "sub-vectors); needs node and build/lancedb, else skipped")
+      ->delimiter(',');
+  w->add_option("--lancedb-partitions", so.lancedb_options.partitions,
+                "LanceDB IVF partitions (0: the IVF baselines' nlist)")
+      ->capture_default_str();
+  w->add_option("--node", so.lancedb_options.node, "Node.js for LanceDB")
+      ->capture_default_str();
+  w->add_option("--lancedb-package", so.lancedb_options.package_dir,
+                "Where @lancedb/lancedb 0.31.0 is installed (default: "
+                "build/lancedb in the source tree)");
+  w->add_option("--lancedb-script", so.lancedb_options.script,
+                "The driver (default: bench/lancedb_sweep.mjs)");
   w->add_option("--k", so.k)->capture_default_str();
   w->add_option("--train-sample", so.train_sample,
                 "Rows every system trains on (0: all)")

@@ -232,6 +232,20 @@ absl::StatusOr<SweepResult> RunSweep(const SweepOptions& o,
   }
   ASSIGN_OR_RETURN(std::vector<std::string> baselines,
                    BaselineNames(o.baselines));
+  std::vector<LanceDbIndex> lancedb;
+  for (const std::string& text : o.lancedb) {
+    ASSIGN_OR_RETURN(LanceDbIndex index, ParseLanceDbIndex(text));
+    lancedb.push_back(index);
+  }
+  std::string lancedb_skipped;
+  if (!lancedb.empty()) {
+    if (absl::Status s = LanceDbAvailable(o.lancedb_options); !s.ok()) {
+      lancedb_skipped =
+          fmt::format("lancedb: skipped: {}", std::string(s.message()));
+      if (o.progress) std::cerr << lancedb_skipped << "\n";
+      lancedb.clear();
+    }
+  }
   const BaselineParams bp = DeriveBaselineParams(o.baseline, specs, dim);
   const int build_threads =
       *std::max_element(o.threads.begin(), o.threads.end());
@@ -250,11 +264,13 @@ absl::StatusOr<SweepResult> RunSweep(const SweepOptions& o,
   result.simd = std::string(SimdLevelName(ActiveSimdLevel()));
   result.min_seconds = o.min_seconds;
   result.server = o.server;
+  if (!lancedb_skipped.empty()) result.skipped.push_back(lancedb_skipped);
 
   const Matrix<float> train = EvenSample(ds.base, o.train_sample);
   result.train_rows = train.rows;
   // The baselines take l2 or ip: cosine is ip over normalised copies.
-  const bool cosine = ds.metric == Metric::kCosine && !baselines.empty();
+  const bool cosine =
+      ds.metric == Metric::kCosine && (!baselines.empty() || !lancedb.empty());
   Matrix<float> nbase, ntrain, nqueries;
   if (cosine) {
     nbase = ds.base;
@@ -296,6 +312,26 @@ absl::StatusOr<SweepResult> RunSweep(const SweepOptions& o,
                        },
                        true});
   }
+  // LanceDB gets the normalised vectors too, but keeps the metric's name
+  // (cosine stays cosine in LanceDB).
+  LanceDbSweepPlan plan;
+  plan.partitions = o.lancedb_options.partitions > 0
+                        ? o.lancedb_options.partitions
+                        : bp.nlist;
+  plan.metric = ds.metric;
+  plan.nprobes = o.knobs.nprobes;
+  plan.callers = o.threads;
+  plan.k = o.k;
+  plan.min_seconds = o.min_seconds;
+  const Matrix<float>& lancedb_queries = cosine ? nqueries : ds.queries;
+  for (const LanceDbIndex& index : lancedb) {
+    entries.push_back({fmt::format("lancedb {}:{}", index.kind, index.param),
+                       [index, &o, plan, &lancedb_queries] {
+                         return MakeLanceDbSubject(index, o.lancedb_options,
+                                                   plan, lancedb_queries);
+                       },
+                       true});
+  }
 
   const bool draw = o.progress && isatty(STDERR_FILENO);
   for (size_t e = 0; e < entries.size(); ++e) {
@@ -316,6 +352,7 @@ absl::StatusOr<SweepResult> RunSweep(const SweepOptions& o,
     sys.build_threads = build_threads;
     ASSIGN_OR_RETURN(sys.build, subject->Build(tr, base, build_threads));
     ASSIGN_OR_RETURN(sys.footprint, subject->Measure());
+    sys.note = subject->note();
     sys.peak_rss_bytes =
         sys.footprint.other_process_rss_bytes.value_or(PeakRssBytes());
     const size_t system_index = result.systems.size();
@@ -347,6 +384,25 @@ absl::StatusOr<SweepResult> RunSweep(const SweepOptions& o,
           p.knobs = knobs;
           p.threads = t;
           p.batch = batch;
+          if (subject->measures_itself()) {
+            std::optional<MeasuredPoint> m =
+                subject->MeasuredPointFor(knobs, t, batch);
+            bar.Update(++done);
+            if (!m) continue;  // e.g. LanceDB at batch > 1
+            p.recall_at_1 = RecallAtK(m->ids, o.k, ds.truth, 1);
+            p.recall_at_10 = RecallAtK(m->ids, o.k, ds.truth, 10);
+            if (o.k >= 100 && ds.truth.cols >= 100) {
+              p.recall_at_100 = RecallAtK(m->ids, o.k, ds.truth, 100);
+            }
+            p.qps = m->qps;
+            p.latency_p50_us = m->latency_p50_us;
+            p.latency_p95_us = m->latency_p95_us;
+            p.latency_p99_us = m->latency_p99_us;
+            p.calls = m->calls;
+            if (o.record_ids) p.ids = std::move(m->ids);
+            result.points.push_back(std::move(p));
+            continue;
+          }
           ASSIGN_OR_RETURN(
               std::vector<int64_t> ids,
               SearchAll(*subject, queries, o.k, knobs, lib_threads, batch));

@@ -1,7 +1,8 @@
 // `qvdb-bench sweep`: index specs x nprobe x refine factor x threads x
 // batch size, with baselines (Faiss, hnswlib) measured in the same process
-// on the same data and threads. Each system is built once, then searched
-// over the grid.
+// on the same data and threads, and optionally LanceDB (in a Node process,
+// lancedb_subject.h). Each system is built once, then searched over the
+// grid.
 //
 // Threads and batches: with batch 1 (one query per call), `threads` caller
 // threads issue calls at once, each searching on one thread; with a larger
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bench/lancedb_subject.h"
 #include "bench/sweep_data.h"
 #include "bench/sweep_subject.h"
 #include "tests/test_data.h"
@@ -40,6 +42,11 @@ struct SweepOptions {
   // 0: from the first IVF spec (nlist) and the first PQ spec (M); else 64
   // and the largest of 32, 16, 8, 4 dividing the dimension.
   BaselineParams baseline = {0, 0, 32, 40};
+  // LanceDB indexes ("IVF_RQ:1", "IVF_PQ:16"; lancedb_subject.h), run
+  // when node and the package are present, else skipped with a line on
+  // stderr and in SweepResult::skipped. Default: none.
+  std::vector<std::string> lancedb;
+  LanceDbOptions lancedb_options;
   int k = 10;
   // Rows every system trains on (evenly spaced; 0: all).
   size_t train_sample = 100000;
@@ -59,6 +66,8 @@ struct SweepSystem {
   BuildFigures build;
   int build_threads = 0;
   Footprint footprint;
+  // How the figures were taken, where it needs saying (LanceDB).
+  std::string note;
   // This process's high-water mark after building; through the server,
   // the server's RSS then (GetStats; current, not peak).
   uint64_t peak_rss_bytes = 0;
@@ -96,6 +105,8 @@ struct SweepResult {
   std::string server;
   std::vector<SweepSystem> systems;
   std::vector<SweepPoint> points;
+  // Optional systems left out, each with why (LanceDB without node).
+  std::vector<std::string> skipped;
 };
 
 // Loads options.data, then runs.

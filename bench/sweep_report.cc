@@ -89,6 +89,7 @@ nlohmann::ordered_json SweepToJson(const SweepResult& r) {
          {"disk_bytes_per_vector", s.footprint.disk_bytes_per_vector},
          {"disk_how", s.footprint.disk_how},
          {"peak_rss_bytes", s.peak_rss_bytes}});
+    if (!s.note.empty()) systems.back()["note"] = s.note;
   }
   Json points = Json::array();
   for (const SweepPoint& p : r.points) {
@@ -118,6 +119,7 @@ nlohmann::ordered_json SweepToJson(const SweepResult& r) {
              "getrusage ru_maxrss after building that system: the process's "
              "high-water mark, which never decreases within one run"}}},
           {"systems", systems},
+          {"skipped", r.skipped},
           {"points", points}};
 }
 
@@ -162,6 +164,10 @@ void PrintSweepTable(const SweepResult& r) {
                        fmt::format("{:.0f}", s.peak_rss_bytes / 1048576.0)});
   }
   PrintTable(systems);
+  for (const SweepSystem& s : r.systems) {
+    if (!s.note.empty()) std::cout << s.system << ": " << s.note << "\n";
+  }
+  for (const std::string& s : r.skipped) std::cout << s << "\n";
   std::cout << "\n";
   const bool r100 = r.k >= 100;
   std::vector<std::string> header = {"system", "index", "nprobe", "rf",

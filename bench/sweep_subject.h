@@ -60,12 +60,24 @@ struct Footprint {
   std::optional<uint64_t> other_process_rss_bytes;
 };
 
+// A point a subject measured itself (LanceDB, in one Node process: calling
+// it once per query from here would time process start-up and pipes).
+struct MeasuredPoint {
+  std::vector<int64_t> ids;  // queries x k, from one untimed pass
+  double qps = 0;
+  double latency_p50_us = 0;
+  double latency_p95_us = 0;
+  double latency_p99_us = 0;
+  uint64_t calls = 0;
+};
+
 class SweepSubject {
  public:
   virtual ~SweepSubject() = default;
 
   // "qvdb", "qvdb-server", "faiss-ivfpq", "faiss-ivfpqfs-refine",
-  // "faiss-ivfflat", "faiss-hnsw" or "hnswlib".
+  // "faiss-ivfflat", "faiss-hnsw", "hnswlib", "lancedb-ivfrq" or
+  // "lancedb-ivfpq".
   virtual std::string system() const = 0;
   // The index with its build parameters.
   virtual std::string label() const = 0;
@@ -85,6 +97,19 @@ class SweepSubject {
   virtual absl::Status Search(const float* queries, size_t nq, int k,
                               const Knobs& knobs, int threads,
                               int64_t* ids) const = 0;
+
+  // True for subjects that time themselves: the sweep then takes each
+  // point from MeasuredPointFor and never calls Search.
+  virtual bool measures_itself() const { return false; }
+  // The point at these knobs, `threads` and `batch`; nullopt where the
+  // subject has none (the sweep leaves it out).
+  virtual std::optional<MeasuredPoint> MeasuredPointFor(const Knobs& knobs,
+                                                        int threads,
+                                                        int batch) const {
+    return std::nullopt;
+  }
+  // A line for the report on how the figures were taken; empty: none.
+  virtual std::string note() const { return ""; }
 };
 
 // qvdb's own index (index/vector_index.h) built from `spec`.

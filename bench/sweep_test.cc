@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/lancedb_subject.h"
 #include "bench/sweep_data.h"
 #include "bench/sweep_report.h"
 #include "index/search/vector_file.h"
@@ -381,6 +382,167 @@ TEST(SweepDataTest, AnnBenchmarksHdf5GivesMetricAndNeighbours) {
   ASSERT_EQ(loaded->truth.cols, 10);
   EXPECT_EQ(loaded->truth.data,
             std::vector<int32_t>(neighbors.begin(), neighbors.end()));
+}
+
+TEST(LanceDbOptionTest, ParsesKindAndParameter) {
+  auto rq = ParseLanceDbIndex("IVF_RQ:2");
+  ASSERT_TRUE(rq.ok()) << std::string(rq.status().message());
+  EXPECT_EQ(rq->kind, "IVF_RQ");
+  EXPECT_EQ(rq->param, 2);
+  auto pq = ParseLanceDbIndex("ivf_pq:16");
+  ASSERT_TRUE(pq.ok()) << std::string(pq.status().message());
+  EXPECT_EQ(pq->kind, "IVF_PQ");
+  EXPECT_EQ(pq->param, 16);
+  for (const char* bad : {"IVF_RQ", "IVF_RQ:", "IVF_RQ:0", "IVF_RQ:9",
+                          "IVF_RQ:1x", "IVF_PQ:0", "HNSW:16", ""}) {
+    EXPECT_FALSE(ParseLanceDbIndex(bad).ok()) << bad;
+  }
+  EXPECT_NE(std::string(ParseLanceDbIndex("IVF_RQ").status().message())
+                .find("bits per dimension"),
+            std::string::npos);
+}
+
+TEST(LanceDbOptionTest, CodeBytes) {
+  // 1 bit: d/8 + add, scale, error; b > 1: b*d/8 + 5 floats; PQ: m.
+  EXPECT_EQ(LanceDbCodeBytes({"IVF_RQ", 1}, 128), 16 + 12);
+  EXPECT_EQ(LanceDbCodeBytes({"IVF_RQ", 2}, 128), 32 + 20);
+  EXPECT_EQ(LanceDbCodeBytes({"IVF_RQ", 4}, 384), 192 + 20);
+  EXPECT_EQ(LanceDbCodeBytes({"IVF_PQ", 48}, 384), 48);
+}
+
+std::string DriverOutput(size_t ids) {
+  nlohmann::json j = {{"version", "0.31.0"},
+                      {"n", 100},
+                      {"dim", 8},
+                      {"load_s", 0.5},
+                      {"index_s", 1.5},
+                      {"dataset_bytes", 4000},
+                      {"index_bytes", 3000},
+                      {"overhead_us", {{"p50", 900.0}, {"p95", 2000.0}}}};
+  std::vector<int64_t> v(ids);
+  std::iota(v.begin(), v.end(), 0);
+  v.back() = -1;
+  j["points"] = {{{"nprobes", 4},
+                  {"callers", 2},
+                  {"qps", 500.0},
+                  {"calls", 120},
+                  {"p50_us", 1800.0},
+                  {"p95_us", 3000.0},
+                  {"p99_us", 4000.0},
+                  {"ids", v}}};
+  return j.dump();
+}
+
+TEST(LanceDbOutputTest, ReadsTheDriversJson) {
+  auto run = ParseLanceDbOutput(DriverOutput(3 * 10), 3, 10);
+  ASSERT_TRUE(run.ok()) << std::string(run.status().message());
+  EXPECT_EQ(run->version, "0.31.0");
+  EXPECT_EQ(run->n, 100u);
+  EXPECT_DOUBLE_EQ(run->index_seconds, 1.5);
+  EXPECT_EQ(run->index_bytes, 3000u);
+  EXPECT_DOUBLE_EQ(run->overhead_p50_us, 900.0);
+  ASSERT_EQ(run->points.size(), 1u);
+  const LanceDbRun::Point& p = run->points[0];
+  EXPECT_EQ(p.nprobes, 4);
+  EXPECT_EQ(p.callers, 2);
+  EXPECT_EQ(p.calls, 120u);
+  EXPECT_DOUBLE_EQ(p.p99_us, 4000.0);
+  ASSERT_EQ(p.ids.size(), 30u);
+  EXPECT_EQ(p.ids[1], 1);
+  EXPECT_EQ(p.ids.back(), -1);
+}
+
+TEST(LanceDbOutputTest, RejectsBadOutput) {
+  auto short_ids = ParseLanceDbOutput(DriverOutput(29), 3, 10);
+  ASSERT_FALSE(short_ids.ok());
+  EXPECT_NE(std::string(short_ids.status().message()).find("29 ids"),
+            std::string::npos);
+  EXPECT_FALSE(ParseLanceDbOutput("not json", 3, 10).ok());
+  auto j = nlohmann::json::parse(DriverOutput(30));
+  j.erase("index_s");
+  auto missing = ParseLanceDbOutput(j.dump(), 3, 10);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(std::string(missing.status().message()).find("index_s"),
+            std::string::npos);
+}
+
+SweepOptions LanceDbSweep() {
+  SweepOptions o;
+  o.data.dataset = "synthetic:2000:16:20";
+  o.specs = {"IVF4,SQ8"};
+  o.knobs.nprobes = {1, 4};
+  o.threads = {1};
+  o.batches = {1, 10};
+  o.baselines = {"none"};
+  o.lancedb = {"IVF_RQ:4", "IVF_PQ:4"};
+  o.min_seconds = 0.01;
+  o.progress = false;
+  return o;
+}
+
+TEST(LanceDbSweepTest, SkippedWithoutNode) {
+  SweepOptions o = LanceDbSweep();
+  o.lancedb_options.node = "/nonexistent/node";
+  auto result = RunSweep(o);
+  ASSERT_TRUE(result.ok()) << std::string(result.status().message());
+  ASSERT_EQ(result->systems.size(), 1u);
+  EXPECT_EQ(result->systems[0].system, "qvdb");
+  ASSERT_EQ(result->skipped.size(), 1u);
+  EXPECT_NE(result->skipped[0].find("node"), std::string::npos);
+  EXPECT_EQ(SweepToJson(*result)["skipped"].size(), 1u);
+}
+
+TEST(LanceDbSweepTest, SkippedWithoutThePackage) {
+  SweepOptions o = LanceDbSweep();
+  o.lancedb_options.package_dir = "/nonexistent/lancedb";
+  auto result = RunSweep(o);
+  ASSERT_TRUE(result.ok()) << std::string(result.status().message());
+  ASSERT_EQ(result->skipped.size(), 1u);
+  EXPECT_NE(result->skipped[0].find("npm i -E @lancedb/lancedb@0.31.0"),
+            std::string::npos);
+}
+
+TEST(LanceDbSweepTest, BadOptionIsAnErrorEvenWithoutNode) {
+  SweepOptions o = LanceDbSweep();
+  o.lancedb = {"IVF_XX:1"};
+  o.lancedb_options.node = "/nonexistent/node";
+  EXPECT_FALSE(RunSweep(o).ok());
+}
+
+// Runs LanceDB for real where node and build/lancedb are installed.
+TEST(LanceDbSweepTest, MeasuresLanceDbWhenInstalled) {
+  SweepOptions o = LanceDbSweep();
+  if (absl::Status s = LanceDbAvailable(o.lancedb_options); !s.ok()) {
+    GTEST_SKIP() << std::string(s.message());
+  }
+  o.record_ids = true;
+  auto result = RunSweep(o);
+  ASSERT_TRUE(result.ok()) << std::string(result.status().message());
+  ASSERT_EQ(result->systems.size(), 3u);
+  EXPECT_TRUE(result->skipped.empty());
+  for (size_t s = 1; s < 3; ++s) {
+    const SweepSystem& sys = result->systems[s];
+    EXPECT_NE(sys.note.find("Node/Arrow overhead"), std::string::npos);
+    EXPECT_NE(sys.label.find("4 partitions"), std::string::npos)
+        << "partitions follow the first IVF spec's nlist";
+    EXPECT_GT(sys.footprint.disk_bytes_per_vector, 16 * 4)
+        << "the dataset keeps the float32 vectors";
+    EXPECT_GT(sys.build.train_seconds, 0);
+  }
+  EXPECT_EQ(result->systems[1].footprint.ram_bytes_per_vector, 8 + 20);
+  EXPECT_EQ(result->systems[2].footprint.ram_bytes_per_vector, 4);
+  int lancedb_points = 0;
+  for (const SweepPoint& p : result->points) {
+    if (p.system_index == 0) continue;
+    ++lancedb_points;
+    EXPECT_EQ(p.batch, 1) << "LanceDB's Node API takes one query a call";
+    EXPECT_GT(p.qps, 0);
+    EXPECT_EQ(p.ids.size(), 20u * 10);
+    if (p.knobs.nprobe == 4) {  // every partition: a scan of the codes
+      EXPECT_GT(p.recall_at_10, 0.5) << result->systems[p.system_index].label;
+    }
+  }
+  EXPECT_EQ(lancedb_points, 2 * 2);
 }
 
 }  // namespace

@@ -2,9 +2,9 @@
 # Installs what is missing, builds, and runs every test with ctest
 # (build/release). Extra arguments go to that ctest.
 #
-# --ci (what .ci/run does) then runs the tsan stage below; --all runs
-# every sanitizer and fuzz stage of docs/testing.md, each in its own
-# clang 14 build directory (about an hour on 2 cores: over CI's budget):
+# --all (what .ci/run does) then runs every sanitizer and fuzz stage of
+# docs/testing.md, each in its own clang 14 build directory (about 41
+# minutes in all on 2 cores); --ci runs only the tsan one:
 #   asan  build/asan: AddressSanitizer + UBSan, the ctest suite but the
 #         Python suites and tests/sanitizers/skip.txt, with the
 #         fuzzers' seed corpora;

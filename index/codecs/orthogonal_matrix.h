@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "index/kernels/scalar_distance_kernels.h"
+#include "index/kernels/simd_level.h"
 
 // LAPACK (linked through qvdb_faiss): divide-and-conquer SVD, several times
 // faster than dgesvd when all singular vectors are wanted.
@@ -72,14 +74,17 @@ inline void RotateRows(const std::vector<float>& rotation, int d,
                        const float* x, size_t n, const float* center,
                        float* z) {
   if (n == 1) {
-    for (int i = 0; i < d; ++i) {
-      const float* row = rotation.data() + size_t(i) * d;
-      float s = 0;
-      for (int j = 0; j < d; ++j) {
-        s += row[j] * (center != nullptr ? x[j] - center[j] : x[j]);
-      }
-      z[i] = s;
+    // z_i = <row i, x - center>: the Flat codec's SIMD inner-product kernel
+    // over the rotation's rows (a scalar loop was 40% of an IVF RaBitQ
+    // query at d = 768).
+    std::vector<float> xc;
+    if (center != nullptr) {
+      xc.resize(d);
+      for (int j = 0; j < d; ++j) xc[j] = x[j] - center[j];
+      x = xc.data();
     }
+    FlatInnerProductBatch(x, reinterpret_cast<const uint8_t*>(rotation.data()),
+                          size_t(d), d, z, ActiveSimdLevel());
     return;
   }
   std::vector<float> xc(x, x + n * d);

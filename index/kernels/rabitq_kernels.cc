@@ -1,7 +1,12 @@
 #include "index/kernels/rabitq_kernels.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "index/kernels/kernel_dispatch.h"
 #include "index/kernels/rabitq_kernels_internal.h"
@@ -66,8 +71,8 @@ const RaBitQKernels& KernelsFor(SimdLevel level) {
 }  // namespace
 }  // namespace rabitq_internal
 
-void PackRaBitQQuery(const int8_t* digits, int d, int query_bits,
-                     uint8_t* planes) {
+void rabitq_internal::PackRaBitQQueryScalar(const int8_t* digits, int d,
+                                            int query_bits, uint8_t* planes) {
   const int nbytes = (d + 7) / 8;
   const size_t plane_bytes = RaBitQQueryPlaneBytes(nbytes);
   std::memset(planes, 0, plane_bytes * size_t(query_bits));
@@ -78,6 +83,35 @@ void PackRaBitQQuery(const int8_t* digits, int d, int query_bits,
           uint8_t(((u >> p) & 1u) << (j & 7));
     }
   }
+}
+
+void PackRaBitQQuery(const int8_t* digits, int d, int query_bits,
+                     uint8_t* planes) {
+#if defined(__SSE2__)
+  // 16 digits at a time: shifting each 16-bit lane left by 7 - p puts bit p
+  // of every byte in that byte's top bit (the bits shifted in from the low
+  // byte land below it), and movemask gathers the 16 top bits: two bytes of
+  // plane p. IVF scans pack a query per probed list, so this is on the hot
+  // path (13% of a d = 768 scan with the plain loop).
+  const int nbytes = (d + 7) / 8;
+  const size_t plane_bytes = RaBitQQueryPlaneBytes(nbytes);
+  std::memset(planes, 0, plane_bytes * size_t(query_bits));
+  for (int j = 0; j < d; j += 16) {
+    alignas(16) int8_t chunk[16] = {};
+    std::memcpy(chunk, digits + j, size_t(std::min(16, d - j)));
+    const __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(chunk));
+    const int bytes = std::min(2, nbytes - j / 8);
+    for (int p = 0; p < query_bits; ++p) {
+      const unsigned bits = unsigned(
+          _mm_movemask_epi8(_mm_sll_epi16(v, _mm_cvtsi32_si128(7 - p))));
+      uint8_t* out = planes + size_t(p) * plane_bytes + size_t(j / 8);
+      out[0] = uint8_t(bits);
+      if (bytes > 1) out[1] = uint8_t(bits >> 8);
+    }
+  }
+#else
+  rabitq_internal::PackRaBitQQueryScalar(digits, d, query_bits, planes);
+#endif
 }
 
 void RaBitQDotBatch(const uint8_t* query_planes, int query_bits,

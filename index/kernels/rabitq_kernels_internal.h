@@ -32,6 +32,11 @@ struct RaBitQKernels {
                             out);                                           \
   }
 
+// PackRaBitQQuery's plain loop: the reference its SSE2 path is tested
+// against (rabitq_kernels_test.cc).
+void PackRaBitQQueryScalar(const int8_t* digits, int d, int query_bits,
+                           uint8_t* planes);
+
 extern const RaBitQKernels kScalarRaBitQKernels;
 // AVX2 (+ FMA + BMI2 flags of the family; uses only AVX2).
 extern const RaBitQKernels kAvx2RaBitQKernels;

@@ -64,6 +64,26 @@ class RaBitQKernelsTest : public ::testing::TestWithParam<Variant> {
   }
 };
 
+// The packing of the query (SSE2 where built with it) equals its plain loop
+// bit for bit, padding included.
+TEST(RaBitQPackTest, EqualsScalarOverAwkwardSizes) {
+  std::mt19937_64 rng(11);
+  for (int dim : {1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 127, 384, 769}) {
+    const size_t plane_bytes = RaBitQQueryPlaneBytes((dim + 7) / 8);
+    for (int query_bits = 2; query_bits <= 8; ++query_bits) {
+      const int top = (1 << (query_bits - 1)) - 1;
+      std::uniform_int_distribution<int> digit(-top, top);
+      std::vector<int8_t> digits(dim);
+      for (int8_t& u : digits) u = int8_t(digit(rng));
+      std::vector<uint8_t> fast(plane_bytes * query_bits, 0xAB),
+          ref(plane_bytes * query_bits, 0xCD);
+      PackRaBitQQuery(digits.data(), dim, query_bits, fast.data());
+      ri::PackRaBitQQueryScalar(digits.data(), dim, query_bits, ref.data());
+      EXPECT_EQ(fast, ref) << dim << " " << query_bits;
+    }
+  }
+}
+
 TEST_P(RaBitQKernelsTest, EqualsDefinitionAndScalarOverAwkwardSizes) {
   const Variant& v = GetParam();
   std::mt19937_64 rng(7);

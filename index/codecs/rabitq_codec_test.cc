@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/status_macros.h"
 #include "index/codecs/codec_factory.h"
 #include "index/codecs/index_spec.h"
 #include "index/codecs/recurrent_binary_quantizer.h"
@@ -46,6 +47,20 @@ std::unique_ptr<RaBitQCodec> Trained(int d, int bits,
   EXPECT_TRUE(c.ok()) << c.status();
   EXPECT_TRUE((*c)->Train(x.data(), x.size() / d).ok());
   return *std::move(c);
+}
+
+// An index of `spec` trained on and holding the dataset's base rows (ids:
+// row numbers).
+absl::StatusOr<std::unique_ptr<VectorIndex>> BuildOn(const Dataset& ds,
+                                                     const char* spec) {
+  ASSIGN_OR_RETURN(IndexSpec parsed, ParseIndexSpec(spec));
+  ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index,
+                   CreateVectorIndex(parsed, int(ds.base.cols), ds.metric));
+  RETURN_IF_ERROR(index->Train(ds.base.data.data(), ds.base.rows));
+  std::vector<int64_t> ids(ds.base.rows);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(i);
+  RETURN_IF_ERROR(index->Add(ids.data(), ds.base.data.data(), ds.base.rows));
+  return index;
 }
 
 std::vector<uint8_t> EncodeAll(const Codec& c, const std::vector<float>& x) {
@@ -539,17 +554,11 @@ TEST(RaBitQIvfTest, BatchReturnsWhatSingleQueriesReturn) {
 TEST(RaBitQIvfTest, ErrorBoundPrunesRefineReads) {
   for (const Dataset& ds :
        {testing::LoadSiftSmall(), testing::LoadSapMinilm()}) {
-    const int d = int(ds.base.cols);
     for (const char* text : {"IVF16,RaBitQ1,Refine(Flat)",
                              "IVF16,RaBitQ2,Refine(Flat)",
                              "IVF16,RaBitQ4,Refine(Flat)"}) {
-      auto index = CreateVectorIndex(*ParseIndexSpec(text), d, ds.metric);
+      auto index = BuildOn(ds, text);
       ASSERT_TRUE(index.ok()) << index.status();
-      ASSERT_TRUE((*index)->Train(ds.base.data.data(), ds.base.rows).ok());
-      std::vector<int64_t> ids(ds.base.rows);
-      for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(i);
-      ASSERT_TRUE(
-          (*index)->Add(ids.data(), ds.base.data.data(), ds.base.rows).ok());
       SearchParams p;
       p.k = 10;
       p.nprobe = 16;
@@ -579,18 +588,12 @@ TEST(RaBitQIvfTest, ErrorBoundPrunesRefineReads) {
 // of 4 with Flat lifts recall to nearly exact.
 TEST(RaBitQIvfTest, ResidualCodesAndRefine) {
   const Dataset ds = testing::LoadSapMinilm();
-  const int d = int(ds.base.cols);
   for (const char* text : {"IVF8,RaBitQ1", "RaBitQ1,Refine(Flat)",
                            "IVF8,RaBitQ2,Refine(Flat)", "PCA128,RaBitQ2"}) {
     auto spec = ParseIndexSpec(text);
     ASSERT_TRUE(spec.ok());
-    auto index = CreateVectorIndex(*spec, d, ds.metric);
+    auto index = BuildOn(ds, text);
     ASSERT_TRUE(index.ok()) << index.status();
-    ASSERT_TRUE((*index)->Train(ds.base.data.data(), ds.base.rows).ok());
-    std::vector<int64_t> ids(ds.base.rows);
-    for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(i);
-    ASSERT_TRUE(
-        (*index)->Add(ids.data(), ds.base.data.data(), ds.base.rows).ok());
     SearchParams p;
     p.k = 10;
     p.nprobe = 8;

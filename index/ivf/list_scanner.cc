@@ -19,18 +19,9 @@ class GenericScanner final : public ListScanner {
   void Scan(const InvertedList& list, const ListQuery* queries, int nq,
             Metric metric, const IdFilter* filter,
             ScanScratch* scratch) const override {
-    constexpr size_t kChunk = 256;
-    const size_t n = list.ids.size();
-    const size_t cs = codec_.code_size();
-    std::vector<float>& dist = scratch->distances;
-    dist.resize(std::min(kChunk, n));
     for (int q = 0; q < nq; ++q) {
       auto qd = codec_.MakeQueryDistance(queries[q].query, metric);
-      for (size_t start = 0; start < n; start += kChunk) {
-        const size_t m = std::min(kChunk, n - start);
-        qd->Distances(list.codes.data() + start * cs, m, dist.data());
-        PushListDistances(list, start, m, dist.data(), queries[q], filter);
-      }
+      ScoreList(*qd, list, codec_.code_size(), queries[q], filter, scratch);
     }
   }
 

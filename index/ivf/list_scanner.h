@@ -20,6 +20,7 @@
 // Thread safety: scanners are immutable; Scan may run on many threads.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -113,15 +114,24 @@ class ListScanner {
   }
 };
 
-// Pushes the n codes of `list` from `start` whose distances are dist (plus
-// lq.constant) to lq.top, skipping removed slots and filtered ids.
-inline void PushListDistances(const InvertedList& list, size_t start,
-                              size_t n, const float* dist,
-                              const ListQuery& lq, const IdFilter* filter) {
-  for (size_t i = 0; i < n; ++i) {
-    const int64_t id = list.ids[start + i];
-    if (id < 0 || (filter && !filter->Contains(id))) continue;
-    lq.top->Push(dist[i] + lq.constant, id);
+// Scores every code of `list` with qd (codes of code_size bytes) in chunks
+// and pushes them, plus lq.constant, to lq.top, skipping removed slots and
+// filtered ids; scratch->distances holds a chunk.
+inline void ScoreList(const QueryDistance& qd, const InvertedList& list,
+                      size_t code_size, const ListQuery& lq,
+                      const IdFilter* filter, ScanScratch* scratch) {
+  constexpr size_t kChunk = 256;
+  const size_t n = list.ids.size();
+  std::vector<float>& dist = scratch->distances;
+  dist.resize(std::min(kChunk, n));
+  for (size_t start = 0; start < n; start += kChunk) {
+    const size_t m = std::min(kChunk, n - start);
+    qd.Distances(list.codes.data() + start * code_size, m, dist.data());
+    for (size_t i = 0; i < m; ++i) {
+      const int64_t id = list.ids[start + i];
+      if (id < 0 || (filter && !filter->Contains(id))) continue;
+      lq.top->Push(dist[i] + lq.constant, id);
+    }
   }
 }
 

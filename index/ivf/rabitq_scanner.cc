@@ -47,22 +47,13 @@ class RaBitQScanner final : public ListScanner {
   void Scan(const InvertedList& list, const ListQuery* queries, int nq,
             Metric metric, const IdFilter* filter,
             ScanScratch* scratch) const override {
-    constexpr size_t kChunk = 256;
-    const size_t n = list.ids.size();
-    const size_t cs = codec_.code_size();
-    std::vector<float>& dist = scratch->distances;
-    dist.resize(std::min(kChunk, n));
     std::vector<float>& v = scratch->lut;  // the centred, rotated query
     v.resize(d_);
     for (int q = 0; q < nq; ++q) {
       const ListQuery& lq = queries[q];
       CentredQuery(lq.prep, lq.list, metric, v.data());
       auto qd = codec_.MakeRotatedQueryDistance(v.data(), lq.prep[d_], metric);
-      for (size_t start = 0; start < n; start += kChunk) {
-        const size_t m = std::min(kChunk, n - start);
-        qd->Distances(list.codes.data() + start * cs, m, dist.data());
-        PushListDistances(list, start, m, dist.data(), lq, filter);
-      }
+      ScoreList(*qd, list, codec_.code_size(), lq, filter, scratch);
     }
   }
 

@@ -292,6 +292,14 @@ float RqCodec::StoredNorm(const uint8_t* code) const {
 }
 
 absl::Status RqCodec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
+  for (size_t i = 0; i < n * size_t(dim()); ++i) {
+    if (std::fabs(x[i]) > kMaxValue) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{} codes values within +-{:g}; row {} holds {:g}: scale the "
+          "vectors down",
+          spec(), kMaxValue, i / size_t(dim()), x[i]));
+    }
+  }
   std::vector<uint8_t> packed(std::min(n, kEncodeBatch) * packed_size_);
   std::vector<float> scratch(dim());
   for (size_t i0 = 0; i0 < n; i0 += kEncodeBatch) {
@@ -370,20 +378,17 @@ absl::Status RqCodec::LoadState(ByteReader* r) {
   float lo = 0.0f, hi = 0.0f;
   RETURN_IF_ERROR(r->Get(&lo));
   RETURN_IF_ERROR(r->Get(&hi));
-  // Finite is not enough: Faiss's beam search sums squared codeword norms
-  // in float, and codewords near 1e30 overflow them to inf, after which it
-  // indexes out of bounds (found by the codec fuzzer, issue 16). Training
-  // never makes a codeword anywhere near this bound.
-  constexpr float kMaxCodebookValue = 1e15f;
+  // Finite is not enough (kMaxValue). Training never makes a codeword
+  // anywhere near the bound.
   const bool bounded = std::all_of(
       codebooks.begin(), codebooks.end(), [&](float v) {
-        return std::isfinite(v) && std::fabs(v) <= kMaxCodebookValue;
+        return std::isfinite(v) && std::fabs(v) <= kMaxValue;
       });
   if (!bounded || !std::isfinite(lo) || !std::isfinite(hi) || lo > hi) {
     return absl::DataLossError(fmt::format(
         "{} model has non-finite or out-of-range codebooks (beyond +-{:g}) or "
         "a bad norm range [{}, {}]; the model bytes are corrupt",
-        spec(), kMaxCodebookValue, lo, hi));
+        spec(), kMaxValue, lo, hi));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<faiss::ResidualQuantizer> rq,
                    MakeFaissRq(codebooks));

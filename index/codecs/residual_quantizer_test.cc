@@ -366,6 +366,20 @@ TEST_F(RqCodecTest, LoadRejectsHugeCodewords) {
   EXPECT_FALSE(fresh->is_trained());
 }
 
+// Faiss's beam search overflows on values near 1e30 (the ivf_model fuzzer
+// reached it through a residual to a huge centroid); an upsert of such a
+// vector must be an error, not a crash.
+TEST_F(RqCodecTest, EncodeRejectsValuesBeyondTheBound) {
+  std::vector<float> x(2 * kDim, 0.5f);
+  x[kDim + 3] = 3e30f;
+  std::vector<uint8_t> codes(2 * rq().code_size());
+  const absl::Status st = rq().Encode(x.data(), 2, codes.data());
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  EXPECT_NE(std::string(st.message()).find("row 1"), std::string::npos) << st;
+  x[kDim + 3] = RqCodec::kMaxValue;
+  EXPECT_TRUE(rq().Encode(x.data(), 2, codes.data()).ok());
+}
+
 TEST_F(RqCodecTest, ConcurrentEncodesAgreeWithSerial) {
   const std::vector<float> x = RandomVectors(400, kDim, 7);
   const std::vector<uint8_t> serial = EncodeAll(rq(), x);

@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -452,6 +453,19 @@ absl::Status IvfIndex::LoadModel(std::string_view bytes) {
   std::vector<float> centroids;
   RETURN_IF_ERROR(r.GetArray(
       &centroids, spec_.ivf_nlist > 0 ? size_t(nlist()) * work_dim_ : 0));
+  // Residuals to centroids near 1e30 overflow the codecs' float sums (and
+  // Faiss's RQ beam search then reads out of bounds); k-means on stored
+  // vectors never makes one.
+  constexpr float kMaxCentroidValue = 1e15f;
+  for (float c : centroids) {
+    if (!std::isfinite(c) || std::fabs(c) > kMaxCentroidValue) {
+      return absl::DataLossError(fmt::format(
+          "index model holds a centroid value {:g} (finite and within "
+          "+-{:g} expected); the model is damaged: restore the data "
+          "directory from a snapshot or train again",
+          c, kMaxCentroidValue));
+    }
+  }
   std::string codec_bytes;
   RETURN_IF_ERROR(r.GetString(&codec_bytes));
   ASSIGN_OR_RETURN(std::unique_ptr<Codec> codec, DeserializeCodec(codec_bytes));

@@ -412,6 +412,28 @@ TEST(IvfIndexTest, LoadModelRejectsUntrainedPqOrRqState) {
   }
 }
 
+// A centroid near 1e30 (finite) made residuals overflow Faiss's RQ beam
+// search, which then read out of bounds (found by the ivf_model fuzzer).
+TEST(IvfIndexTest, LoadModelRejectsHugeCentroids) {
+  const Dataset ds = testing::Generate(2000, 1, 16, Metric::kL2, 9);
+  auto index = Build("IVF4,RQ2x8", ds);
+  std::string bytes = index->SerializeModel();
+  const auto* ivf = dynamic_cast<const IvfIndex*>(index.get());
+  ASSERT_NE(ivf, nullptr);
+  const std::vector<float>& centroids = *ivf->model_view().centroids;
+  const size_t at = bytes.find(std::string(
+      reinterpret_cast<const char*>(centroids.data()), 16 * sizeof(float)));
+  ASSERT_NE(at, std::string::npos);
+  const float huge = 3e30f;
+  std::memcpy(bytes.data() + at, &huge, sizeof(huge));
+  auto copy = CreateVectorIndex(*ParseIndexSpec("IVF4,RQ2x8"), 16, ds.metric);
+  ASSERT_TRUE(copy.ok());
+  const absl::Status st = (*copy)->LoadModel(bytes);
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_NE(std::string(st.message()).find("centroid"), std::string::npos)
+      << st;
+}
+
 // Issue 16, defect 5: the id -> position map and the in-RAM refine codes
 // were sized by the highest id ever added, so a rolling window of inserts
 // and deletes grew them without bound; Compact now trims them to the live

@@ -398,14 +398,14 @@ void IvfIndex::ReRank(const float* raw_query, const float* work_query,
                       float* distances) const {
   std::shared_lock lock(mu_);
   std::unique_ptr<SearchScratch> s = AcquireScratch();
-  TopK top(std::max(n, 1));
+  s->among.clear();
   for (int i = 0; i < n; ++i) {
-    if (candidates[i] >= 0) top.Push(0.0f, candidates[i]);
+    if (candidates[i] >= 0) s->among.push_back(candidates[i]);
   }
   if (refine_) {
-    Refine(raw_query, &top, k, refine_factor, s.get(), ids, distances);
+    Refine(raw_query, s->among, k, refine_factor, s.get(), ids, distances);
   } else {
-    Rescore(work_query, constant, &top, k, s.get(), ids, distances);
+    Rescore(work_query, constant, s->among, k, s.get(), ids, distances);
   }
   ReleaseScratch(std::move(s));
 }

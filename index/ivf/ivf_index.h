@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <mutex>
+#include <span>
 #include <shared_mutex>
 #include <vector>
 
@@ -127,20 +128,25 @@ class IvfIndex final : public VectorIndex {
   // grouped by list so that queries probing the same list share its scan.
   void ScanProbes(size_t begin, size_t end, const SearchParams& params,
                   SearchScratch* s) const;
-  // Re-scores approximate candidates with the codec's exact distance (by
-  // decoding their codes in the work space); keeps k.
-  void Rescore(const float* work_query, float constant, TopK* top, int k,
-               SearchScratch* s, int64_t* ids, float* distances) const;
-  // Re-scores the candidates in *top with the Refine stages: the RAM tier
-  // (if any) keeps k * refine_factor for the last stage, which keeps k.
-  void Refine(const float* query, TopK* top, int k, int refine_factor,
-              SearchScratch* s, int64_t* ids, float* distances) const;
-  // One stage: re-scores the candidates in *in with `codec`, reading their
-  // codes from `source` when set, else from `codes`; pushes onto *out.
-  // Candidates without a code are dropped. Returns how many it re-scored.
+  // Re-scores candidates (ids the lists hold; others are skipped) with the
+  // codec's exact distance (by decoding their codes in the work space);
+  // keeps k.
+  void Rescore(const float* work_query, float constant,
+               std::span<const int64_t> cand, int k, SearchScratch* s,
+               int64_t* ids, float* distances) const;
+  // Re-scores candidates with the Refine stages: the RAM tier (if any)
+  // keeps k * refine_factor for the last stage, which keeps k. `cand` may
+  // be s->cand.
+  void Refine(const float* query, std::span<const int64_t> cand, int k,
+              int refine_factor, SearchScratch* s, int64_t* ids,
+              float* distances) const;
+  // One stage: re-scores `cand` with `codec`, reading their codes from
+  // `source` when set, else from `codes`; pushes onto *out. Candidates
+  // without a code are dropped. Returns how many it re-scored.
   int RefineStage(const Codec& codec, const IdCodes& codes,
-                   const RefineCodeSource* source, const float* query,
-                   TopK* in, SearchScratch* s, TopK* out) const;
+                  const RefineCodeSource* source, const float* query,
+                  std::span<const int64_t> cand, SearchScratch* s,
+                  TopK* out) const;
   // SearchAmong's work, under the shared lock.
   void ScoreAmong(const float* queries, size_t nq,
                   std::span<const int64_t> ids, const SearchParams& params,

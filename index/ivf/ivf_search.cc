@@ -127,8 +127,9 @@ size_t IvfIndex::ScratchBytes(const SearchScratch& s) {
          Bytes(s.tops) + tops + Bytes(s.scan.distances) + Bytes(s.scan.lut) +
          Bytes(s.scan.ids) + Bytes(s.scan.values) +
          Bytes(s.scan.prime_values) + Bytes(s.scan.prime_order) +
-         Bytes(s.cand) + Bytes(s.cand_dist) + Bytes(s.exact) +
-         Bytes(s.decoded) + Bytes(s.codes) + s.found.capacity() / 8 +
+         Bytes(s.among) + Bytes(s.cand) + Bytes(s.cand_dist) +
+         Bytes(s.exact) + Bytes(s.decoded) + Bytes(s.codes) +
+         s.found.capacity() / 8 +
          size_t(s.middle_top.k() + s.final_top.k()) * kTopKBytesPerK;
 }
 
@@ -328,11 +329,11 @@ void IvfIndex::SearchChunk(const float* queries, size_t nq,
             s->prep.data() + q * scanner_->prep_size(), cm, params.k, lists_,
             &s->tops[q], &s->scan);
       }
-      Refine(raw + q * dim_, &s->tops[q], params.k, params.refine_factor, s,
-             ids, distances);
+      Refine(raw + q * dim_, s->TakeCandidates(&s->tops[q]), params.k,
+             params.refine_factor, s, ids, distances);
     } else if (rescore) {
-      Rescore(work + q * work_dim_, s->constant[q], &s->tops[q], params.k, s,
-              ids, distances);
+      Rescore(work + q * work_dim_, s->constant[q],
+              s->TakeCandidates(&s->tops[q]), params.k, s, ids, distances);
     } else {
       s->tops[q].Finish(ids, distances);
     }
@@ -410,21 +411,18 @@ void IvfIndex::ScanProbes(size_t begin, size_t end, const SearchParams& params,
   }
 }
 
-void IvfIndex::Rescore(const float* work_query, float constant, TopK* top,
-                       int k, SearchScratch* s, int64_t* out_ids,
-                       float* out_distances) const {
+void IvfIndex::Rescore(const float* work_query, float constant,
+                       std::span<const int64_t> cand, int k, SearchScratch* s,
+                       int64_t* out_ids, float* out_distances) const {
   const Metric cm = CodecMetric(metric_);
-  s->cand.resize(top->k());
-  s->cand_dist.resize(top->k());
-  const int nc = top->TakeUnordered(s->cand.data(), s->cand_dist.data());
   s->codes.resize(codec_->code_size());
   s->decoded.resize(work_dim_);
   float* x = s->decoded.data();
   TopK& final_top = s->final_top;
   final_top.Reset(k);
-  for (int i = 0; i < nc; ++i) {
+  for (int64_t id : cand) {
     size_t l = 0, pos = 0;
-    if (!lists_.Locate(s->cand[i], &l, &pos)) continue;
+    if (!lists_.Locate(id, &l, &pos)) continue;
     lists_.GetCode(l, pos, s->codes.data());
     // The exact codec distance: reconstruct in the work space and compare.
     codec_->Decode(s->codes.data(), 1, x);
@@ -434,38 +432,38 @@ void IvfIndex::Rescore(const float* work_query, float constant, TopK* top,
     }
     const float d = cm == Metric::kL2 ? L2(work_query, x, work_dim_)
                                       : -Dot(work_query, x, work_dim_);
-    final_top.Push(d + constant, s->cand[i]);
+    final_top.Push(d + constant, id);
   }
   final_top.Finish(out_ids, out_distances);
 }
 
-void IvfIndex::Refine(const float* query, TopK* top, int k, int refine_factor,
-                      SearchScratch* s, int64_t* out_ids,
-                      float* out_distances) const {
+void IvfIndex::Refine(const float* query, std::span<const int64_t> cand,
+                      int k, int refine_factor, SearchScratch* s,
+                      int64_t* out_ids, float* out_distances) const {
   TopK& final_top = s->final_top;
   final_top.Reset(k);
   if (ram_refine_) {
-    // The RAM tier narrows the scan's candidates to the few the last stage
+    // The RAM tier narrows the candidates to the few the last stage
     // (possibly on disk) reads.
     TopK& middle = s->middle_top;
     middle.Reset(k * refine_factor);
     s->ram_refine_scored += RefineStage(*ram_refine_, ram_refine_codes_,
-                                        nullptr, query, top, s, &middle);
-    s->refine_scored += RefineStage(*refine_, refine_codes_, refine_source_,
-                                    query, &middle, s, &final_top);
+                                        nullptr, query, cand, s, &middle);
+    s->refine_scored +=
+        RefineStage(*refine_, refine_codes_, refine_source_, query,
+                    s->TakeCandidates(&middle), s, &final_top);
   } else {
     s->refine_scored += RefineStage(*refine_, refine_codes_, refine_source_,
-                                    query, top, s, &final_top);
+                                    query, cand, s, &final_top);
   }
   final_top.Finish(out_ids, out_distances);
 }
 
 int IvfIndex::RefineStage(const Codec& codec, const IdCodes& codes,
-                           const RefineCodeSource* source, const float* query,
-                           TopK* in, SearchScratch* s, TopK* out) const {
-  s->cand.resize(in->k());
-  s->cand_dist.resize(in->k());
-  const int nc = in->TakeUnordered(s->cand.data(), s->cand_dist.data());
+                          const RefineCodeSource* source, const float* query,
+                          std::span<const int64_t> all, SearchScratch* s,
+                          TopK* out) const {
+  const int nc = int(all.size());
   const size_t rcs = codec.code_size();
   auto rqd = codec.MakeQueryDistance(query, CodecMetric(metric_));
   // The candidates' codes, gathered into one buffer (from RAM, or from the
@@ -477,14 +475,14 @@ int IvfIndex::RefineStage(const Codec& codec, const IdCodes& codes,
   constexpr int kChunk = 4096;
   for (int begin = 0; begin < nc; begin += kChunk) {
     const int n = std::min(kChunk, nc - begin);
-    const int64_t* cand = &s->cand[begin];
+    const int64_t* cand = &all[begin];
     s->codes.resize(n * rcs);
     s->found.assign(n, true);
     s->exact.resize(n);
     if (source) {
       source->Fetch(cand, n, s->codes.data(), &s->found);
     } else {
-      constexpr int kAhead = 8;
+      constexpr int kAhead = 24;
       for (int i = 0; i < std::min(n, kAhead); ++i) codes.Prefetch(cand[i]);
       for (int i = 0; i < n; ++i) {
         if (i + kAhead < n) codes.Prefetch(cand[i + kAhead]);

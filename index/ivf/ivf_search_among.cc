@@ -38,32 +38,31 @@ void IvfIndex::ScoreAmong(const float* queries, size_t nq,
                           std::span<const int64_t> ids,
                           const SearchParams& params, SearchResults* r) const {
   std::shared_lock lock(mu_);
+  std::unique_ptr<SearchScratch> s = AcquireScratch();
   // Only rows the index holds: an id deleted since the caller chose it has
-  // no codes (and a stale RAM code must not bring it back).
-  std::vector<int64_t> held;
+  // no codes (and a stale RAM code must not bring it back). The id map's
+  // entries are cache misses, so the loop asks a few ids ahead.
+  std::vector<int64_t>& held = s->among;
+  held.clear();
   held.reserve(ids.size());
-  constexpr size_t kAhead = 16;  // the id map's entries are cache misses
+  constexpr size_t kAhead = 16;
   for (size_t i = 0; i < ids.size(); ++i) {
     if (i + kAhead < ids.size()) lists_.Prefetch(ids[i + kAhead]);
     if (lists_.Contains(ids[i])) held.push_back(ids[i]);
   }
-  std::unique_ptr<SearchScratch> s = AcquireScratch();
   std::vector<float> raw, work, constant;
   PrepareQueries(queries, nq, &raw, &work, &constant);
-  TopK all(std::max<int>(int(held.size()), 1));
   for (size_t q = 0; q < nq; ++q) {
     // Every held row is a candidate; the Refine stages (the RAM tier
     // first, when there is one) or the codec's exact distance score them,
     // as they score a scan's candidates.
-    all.Reset(std::max<int>(int(held.size()), 1));
-    for (int64_t id : held) all.Push(0.0f, id);
     int64_t* out_ids = &r->ids[q * params.k];
     float* out_distances = &r->distances[q * params.k];
     if (refine_) {
-      Refine(&raw[q * dim_], &all, params.k, params.refine_factor, s.get(),
+      Refine(&raw[q * dim_], held, params.k, params.refine_factor, s.get(),
              out_ids, out_distances);
     } else {
-      Rescore(&work[q * work_dim_], constant[q], &all, params.k, s.get(),
+      Rescore(&work[q * work_dim_], constant[q], held, params.k, s.get(),
               out_ids, out_distances);
     }
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "index/ivf/ivf_index.h"
@@ -34,6 +35,7 @@ struct IvfIndex::SearchScratch {
   std::vector<TopK> tops;
   ScanScratch scan;
   // Refine and Rescore.
+  std::vector<int64_t> among;  // SearchAmong's rows the lists hold
   std::vector<int64_t> cand;
   std::vector<float> cand_dist;
   std::vector<float> exact;
@@ -45,6 +47,14 @@ struct IvfIndex::SearchScratch {
   uint64_t ram_refine_scored = 0;
   uint64_t refine_scored = 0;
   TopK final_top;
+  // Empties `top` into cand, unordered: the candidates a Refine stage or
+  // Rescore re-scores.
+  std::span<const int64_t> TakeCandidates(TopK* top) {
+    cand.resize(top->k());
+    cand_dist.resize(top->k());
+    const int n = top->TakeUnordered(cand.data(), cand_dist.data());
+    return {cand.data(), size_t(n)};
+  }
   // Set per chunk by SearchChunk for ScanProbes.
   const float* work_q = nullptr;  // nq x work_dim
   int nprobe = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -70,6 +71,55 @@ const RaBitQKernels& KernelsFor(SimdLevel level) {
 
 }  // namespace
 }  // namespace rabitq_internal
+
+int64_t rabitq_internal::QuantizeRaBitQQueryScalar(const float* v, int d,
+                                                   float scale, int top,
+                                                   int8_t* digits) {
+  int64_t sum = 0;
+  for (int j = 0; j < d; ++j) {
+    const int u = std::clamp(int(std::lrint(v[j] * scale)), -top, top);
+    digits[j] = int8_t(u);
+    sum += u;
+  }
+  return sum;
+}
+
+int64_t QuantizeRaBitQQuery(const float* v, int d, float scale, int top,
+                            int8_t* digits) {
+#if defined(__SSE2__)
+  // 16 values at a time: cvtps2dq rounds as lrint does (the MXCSR mode,
+  // nearest-even by default), the saturating packs and a 16-bit clamp
+  // narrow to bytes, and madd by ones sums the digits. IVF scans quantize a
+  // query per probed list: with the plain loop this was 15% of a d = 768
+  // scan.
+  const __m128 s = _mm_set1_ps(scale);
+  const __m128i hi = _mm_set1_epi16(int16_t(top));
+  const __m128i lo = _mm_set1_epi16(int16_t(-top));
+  const __m128i ones = _mm_set1_epi16(1);
+  __m128i acc = _mm_setzero_si128();
+  int j = 0;
+  for (; j + 16 <= d; j += 16) {
+    auto round4 = [&](int at) {
+      return _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(v + j + at), s));
+    };
+    const __m128i a = _mm_min_epi16(
+        _mm_max_epi16(_mm_packs_epi32(round4(0), round4(4)), lo), hi);
+    const __m128i b = _mm_min_epi16(
+        _mm_max_epi16(_mm_packs_epi32(round4(8), round4(12)), lo), hi);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(digits + j),
+                     _mm_packs_epi16(a, b));
+    acc = _mm_add_epi32(acc, _mm_add_epi32(_mm_madd_epi16(a, ones),
+                                           _mm_madd_epi16(b, ones)));
+  }
+  alignas(16) int32_t lanes[4];
+  _mm_store_si128(reinterpret_cast<__m128i*>(lanes), acc);
+  const int64_t head = int64_t(lanes[0]) + lanes[1] + lanes[2] + lanes[3];
+  return head + rabitq_internal::QuantizeRaBitQQueryScalar(
+                    v + j, d - j, scale, top, digits + j);
+#else
+  return rabitq_internal::QuantizeRaBitQQueryScalar(v, d, scale, top, digits);
+#endif
+}
 
 void rabitq_internal::PackRaBitQQueryScalar(const int8_t* digits, int d,
                                             int query_bits, uint8_t* planes) {

@@ -47,6 +47,12 @@ inline size_t RaBitQQueryPlaneBytes(int nbytes) {
   return (size_t(nbytes) + 63) / 64 * 64;
 }
 
+// The query's digits: digits[j] = clamp(round(v[j] * scale), -top, top),
+// rounded to nearest, ties to even (as lrint in the default rounding
+// mode); returns their sum. top in [1, 127]; v finite.
+int64_t QuantizeRaBitQQuery(const float* v, int d, float scale, int top,
+                            int8_t* digits);
+
 // Slices d signed digits (|digits[j]| <= 2^(query_bits-1) - 1) into
 // query_bits planes of RaBitQQueryPlaneBytes(ceil(d/8)) bytes each at
 // `planes` (zeroing the padding).

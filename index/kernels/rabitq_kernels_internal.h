@@ -32,8 +32,10 @@ struct RaBitQKernels {
                             out);                                           \
   }
 
-// PackRaBitQQuery's plain loop: the reference its SSE2 path is tested
-// against (rabitq_kernels_test.cc).
+// The plain loops of QuantizeRaBitQQuery and PackRaBitQQuery: the
+// references their SSE2 paths are tested against (rabitq_kernels_test.cc).
+int64_t QuantizeRaBitQQueryScalar(const float* v, int d, float scale, int top,
+                                  int8_t* digits);
 void PackRaBitQQueryScalar(const int8_t* digits, int d, int query_bits,
                            uint8_t* planes);
 

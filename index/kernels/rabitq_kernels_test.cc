@@ -84,6 +84,29 @@ TEST(RaBitQPackTest, EqualsScalarOverAwkwardSizes) {
   }
 }
 
+TEST(RaBitQQuantizeTest, EqualsScalarOverAwkwardSizes) {
+  std::mt19937_64 rng(12);
+  std::normal_distribution<float> value(0.0f, 1.0f);
+  for (int dim : {1, 7, 15, 16, 17, 31, 33, 64, 65, 384, 769}) {
+    std::vector<float> v(dim);
+    for (float& x : v) x = value(rng);
+    // Ties (x.5 after scaling) and the clamp's edges too.
+    v[0] = 2.5f, v[dim - 1] = -3.5f;
+    if (dim > 2) v[1] = 1e3f;
+    for (int top : {1, 7, 31, 127}) {
+      for (float scale : {0.5f, 1.0f, float(top) / 3.0f}) {
+        std::vector<int8_t> fast(dim, 99), ref(dim, -99);
+        const int64_t fast_sum =
+            QuantizeRaBitQQuery(v.data(), dim, scale, top, fast.data());
+        const int64_t ref_sum = ri::QuantizeRaBitQQueryScalar(
+            v.data(), dim, scale, top, ref.data());
+        EXPECT_EQ(fast, ref) << dim << " " << top << " " << scale;
+        EXPECT_EQ(fast_sum, ref_sum) << dim << " " << top << " " << scale;
+      }
+    }
+  }
+}
+
 TEST_P(RaBitQKernelsTest, EqualsDefinitionAndScalarOverAwkwardSizes) {
   const Variant& v = GetParam();
   std::mt19937_64 rng(7);

@@ -66,6 +66,13 @@ class Codec {
   virtual std::unique_ptr<QueryDistance> MakeQueryDistance(
       const float* query, Metric metric) const = 0;
 
+  // Called by an index whose encoded vectors and queries all have unit
+  // length in this codec's space (cosine without PCA or residual coding),
+  // before it searches. A codec may then score an inner product through
+  // its L2 estimate, <q, x> = (|q|^2 + 1 - |q - x|^2) / 2, where that ranks
+  // better; RBQ does. Not saved: the index calls it again after a load.
+  virtual void AssumeUnitVectors() {}
+
   // Trained state only (the shape comes from spec()). codec_factory.h wraps
   // it in a self-describing, versioned envelope.
   virtual void SaveState(ByteWriter* w) const = 0;

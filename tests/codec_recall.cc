@@ -10,6 +10,9 @@ absl::StatusOr<double> CodecRecall(Codec& codec, const Dataset& ds, int k) {
   std::vector<float> base = ds.base.data;
   if (ds.metric == Metric::kCosine) {
     NormalizeRows(base.data(), ds.base.rows, ds.base.cols);
+    // As an index scores them (ivf_index.h, UnitVectorsInWorkSpace); a
+    // PCA codec does not pass it on.
+    codec.AssumeUnitVectors();
   }
   RETURN_IF_ERROR(codec.Train(base.data(), ds.base.rows));
   std::vector<uint8_t> codes(ds.base.rows * codec.code_size());

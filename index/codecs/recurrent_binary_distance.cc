@@ -29,7 +29,12 @@ class RecurrentBinaryQuantizer::AsymmetricDistance : public QueryDistance {
       : q_(q), metric_(metric), level_(ActiveSimdLevel()) {
     const int d = q.dim();
     std::vector<float> rotated(d);
-    if (metric == Metric::kL2) {
+    if (metric == Metric::kInnerProduct && q.unit_vectors_) {
+      // -<q, x> = (|q - x|^2 - |q|^2 - 1) / 2 for a unit x.
+      from_l2_ = true;
+      for (int j = 0; j < d; ++j) query_norm2_ += query[j] * query[j];
+    }
+    if (metric == Metric::kL2 || from_l2_) {
       // ||x - x_hat||^2 = ||R (x - mean) - z_hat||^2 (R is orthogonal).
       q.Rotate(query, 1, q.mean_.data(), rotated.data());
       for (float v : rotated) offset_ += v * v;
@@ -60,7 +65,7 @@ class RecurrentBinaryQuantizer::AsymmetricDistance : public QueryDistance {
       LoadScales(chunk, count, cs, size_t(levels) * nbytes, q_.scales_.data(),
                  levels, &scales);
       LevelSums(scales, levels, count, level_dots, dot);
-      if (metric_ == Metric::kL2) {
+      if (metric_ == Metric::kL2 || from_l2_) {
         LevelPairHammingBatch(chunk, count, cs, levels, nbytes, hamming,
                               level_);
         for (size_t j = 0; j < size_t(npairs) * count; ++j) {
@@ -69,6 +74,11 @@ class RecurrentBinaryQuantizer::AsymmetricDistance : public QueryDistance {
         NormsSquared(scales, levels, d, count, pair_dots, norm);
         for (size_t i = 0; i < count; ++i) {
           o[i] = offset_ - 2.0f * dot[i] + norm[i];
+        }
+        if (from_l2_) {
+          for (size_t i = 0; i < count; ++i) {
+            o[i] = 0.5f * (o[i] - query_norm2_ - 1.0f);
+          }
         }
       } else {
         for (size_t i = 0; i < count; ++i) o[i] = -(offset_ + dot[i]);
@@ -80,6 +90,9 @@ class RecurrentBinaryQuantizer::AsymmetricDistance : public QueryDistance {
   const RecurrentBinaryQuantizer& q_;
   const Metric metric_;
   const SimdLevel level_;
+  // An inner product of unit vectors scored from the L2 estimate.
+  bool from_l2_ = false;
+  float query_norm2_ = 0;      // |q|^2, when from_l2_
   float offset_ = 0;           // L2: ||R (x - mean)||^2; IP: <x, mean>
   std::vector<float> tables_;  // nibble tables (BuildNibbleTables)
 };

@@ -93,8 +93,13 @@ class RecurrentBinaryQuantizer : public Codec {
   size_t min_train_size() const override { return 1; }
 
   void Decode(const uint8_t* codes, size_t n, float* x) const override;
+  // With AssumeUnitVectors, inner products come from the L2 estimate (as
+  // codec.h says): the reconstruction's own length then counts, which the
+  // inner product <q, x_hat> leaves out; on sap_minilm (cosine) that lifts
+  // recall@10 from 0.788 to 0.844 at 1 bit and 0.890 to 0.938 at 2.
   std::unique_ptr<QueryDistance> MakeQueryDistance(
       const float* query, Metric metric) const override;
+  void AssumeUnitVectors() override { unit_vectors_ = true; }
   // Distance between the query's own RBQ reconstruction and each code's.
   // metric is kL2 or kInnerProduct; the query must be finite and the
   // quantizer trained.
@@ -155,6 +160,7 @@ class RecurrentBinaryQuantizer : public Codec {
   bool rotation_learned_ = false;
   size_t learn_rows_ = 0;
   int learn_rounds_ = 0;
+  bool unit_vectors_ = false;  // AssumeUnitVectors
   // Derived: R * mean and its byte tables, for symmetric inner products.
   std::vector<float> rotated_mean_;
   std::vector<float> rotated_mean_tables_;

@@ -86,6 +86,7 @@ IvfIndex::IvfIndex(const IndexSpec& spec, int dim, Metric metric,
           spec.codec.fast_scan ? spec.codec.m : 0),
       ram_refine_codes_(ram_refine_ ? ram_refine_->code_size() : 0),
       refine_codes_(refine_ ? refine_->code_size() : 0) {
+  if (UnitVectorsInWorkSpace()) codec_->AssumeUnitVectors();
   scanner_ = MakeScanner(spec_, *codec_, centroids_);
   if (spec.pca_dim > 0) {
     pca_ = std::make_unique<PcaTransform>(dim, spec.pca_dim, spec.pca_rotation);
@@ -516,6 +517,7 @@ absl::Status IvfIndex::LoadModel(std::string_view bytes) {
   }
   centroids_ = std::move(centroids);
   coarse_trained_ = true;
+  if (UnitVectorsInWorkSpace()) codec->AssumeUnitVectors();
   codec_ = std::move(codec);
   scanner_ = MakeScanner(spec_, *codec_, centroids_);
   BuildPqTables();

@@ -151,6 +151,11 @@ class IvfIndex final : public VectorIndex {
   void ScoreAmong(const float* queries, size_t nq,
                   std::span<const int64_t> ids, const SearchParams& params,
                   SearchResults* r) const;
+  // Cosine vectors keep unit length in the codec's space unless PCA or
+  // residual coding changes them (Codec::AssumeUnitVectors).
+  bool UnitVectorsInWorkSpace() const {
+    return metric_ == Metric::kCosine && spec_.pca_dim == 0 && !by_residual_;
+  }
   // Rebuilds pq_tables_ from the trained codec and centroids.
   void BuildPqTables();
   absl::Status CheckQueryable(size_t nq, const SearchParams& params) const;

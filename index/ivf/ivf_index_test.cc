@@ -309,7 +309,7 @@ TEST(IvfIndexTest, UpsertReplacesTheOldVector) {
 TEST(IvfIndexTest, ModelRoundTripGivesIdenticalResults) {
   const Dataset ds = testing::LoadSapMinilm();
   for (const char* spec : {"PCA128,IVF16,PQ32x4fs,Refine(FP8E4M3)",
-                           "IVF8,RBQ2,Refine(Flat)", "PCA64R,SQ8",
+                           "IVF8,RBQ2,Refine(Flat)", "RBQ1", "PCA64R,SQ8",
                            "IVF16,PQ16x4fs,Refine(SQ8),Refine(Flat)"}) {
     auto index = Build(spec, ds);
     auto copy = CreateVectorIndex(*ParseIndexSpec(spec), ds.base.cols, ds.metric);

@@ -36,6 +36,12 @@ class QueryDistance {
   virtual void Distances(const uint8_t* codes, size_t n, float* out) const = 0;
 };
 
+// The largest magnitude of a value a codec encodes, or of an IVF centroid:
+// float sums of squares of larger values overflow (Faiss's RQ beam search
+// then reads out of bounds; found by the fuzzers, issue 16). RQ's Encode
+// refuses larger inputs, and IvfIndex::LoadModel larger centroids.
+inline constexpr float kMaxCodedValue = 1e15f;
+
 class Codec {
  public:
   virtual ~Codec() = default;

@@ -57,11 +57,9 @@ class RqCodec final : public Codec {
   // Beam width for encoding: wider is slower and slightly more accurate
   // (Faiss's default is 5). Training runs greedily (residual_quantizer.cc).
   static constexpr int kBeamSize = 4;
-  // The largest magnitude of a codeword or of an encoded value: Faiss's beam
-  // search sums squared norms in float, and values near 1e30 overflow them
-  // to inf, after which it indexes out of bounds (found by the fuzzers,
-  // issue 16). Encode refuses larger inputs; LoadState, larger codewords.
-  static constexpr float kMaxValue = 1e15f;
+  // The largest magnitude of a codeword or of an encoded value (codec.h):
+  // Encode refuses larger inputs; LoadState, larger codewords.
+  static constexpr float kMaxValue = kMaxCodedValue;
 
   // InvalidArgument unless dim > 0, m > 0 and 1 <= nbits <= 16.
   static absl::StatusOr<std::unique_ptr<RqCodec>> Create(int dim, int m,

@@ -454,17 +454,15 @@ absl::Status IvfIndex::LoadModel(std::string_view bytes) {
   std::vector<float> centroids;
   RETURN_IF_ERROR(r.GetArray(
       &centroids, spec_.ivf_nlist > 0 ? size_t(nlist()) * work_dim_ : 0));
-  // Residuals to centroids near 1e30 overflow the codecs' float sums (and
-  // Faiss's RQ beam search then reads out of bounds); k-means on stored
-  // vectors never makes one.
-  constexpr float kMaxCentroidValue = 1e15f;
+  // Residuals to larger centroids overflow the codecs' float sums
+  // (kMaxCodedValue); k-means on stored vectors never makes one.
   for (float c : centroids) {
-    if (!std::isfinite(c) || std::fabs(c) > kMaxCentroidValue) {
+    if (!std::isfinite(c) || std::fabs(c) > kMaxCodedValue) {
       return absl::DataLossError(fmt::format(
           "index model holds a centroid value {:g} (finite and within "
           "+-{:g} expected); the model is damaged: restore the data "
           "directory from a snapshot or train again",
-          c, kMaxCentroidValue));
+          c, kMaxCodedValue));
     }
   }
   std::string codec_bytes;

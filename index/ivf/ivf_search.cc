@@ -322,15 +322,16 @@ void IvfIndex::SearchChunk(const float* queries, size_t nq,
     int64_t* ids = out_ids + q * params.k;
     float* distances = out_distances + q * params.k;
     if (refine_) {
+      std::span<const int64_t> cand = s->TakeCandidates(&s->tops[q]);
       // The error bounds hold for the work space's distances, which under
       // PCA leave out each vector's own energy outside the subspace.
       if (!pca_ && params.prune_by_error_bound) {
-        scanner_->PruneCandidates(
+        cand = cand.first(scanner_->PruneCandidates(
             s->prep.data() + q * scanner_->prep_size(), cm, params.k, lists_,
-            &s->tops[q], &s->scan);
+            s->cand.data(), s->cand_dist.data(), cand.size(), &s->scan));
       }
-      Refine(raw + q * dim_, s->TakeCandidates(&s->tops[q]), params.k,
-             params.refine_factor, s, ids, distances);
+      Refine(raw + q * dim_, cand, params.k, params.refine_factor, s, ids,
+             distances);
     } else if (rescore) {
       Rescore(work + q * work_dim_, s->constant[q],
               s->TakeCandidates(&s->tops[q]), params.k, s, ids, distances);

@@ -47,8 +47,8 @@ struct IvfIndex::SearchScratch {
   uint64_t ram_refine_scored = 0;
   uint64_t refine_scored = 0;
   TopK final_top;
-  // Empties `top` into cand, unordered: the candidates a Refine stage or
-  // Rescore re-scores.
+  // Empties `top` into cand (their estimated distances into cand_dist),
+  // unordered: the candidates a Refine stage or Rescore re-scores.
   std::span<const int64_t> TakeCandidates(TopK* top) {
     cand.resize(top->k());
     cand_dist.resize(top->k());

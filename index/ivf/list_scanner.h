@@ -71,9 +71,8 @@ struct ScanScratch {
         prime_order(kPrimeCodes) {}
 
   std::vector<float> distances;  // generic scanner
-  // PruneCandidates: the candidates, their intervals, one code.
-  std::vector<int64_t> cand_ids;
-  std::vector<float> cand_dist, cand_radius, cand_upper;
+  // PruneCandidates: the candidates' intervals, one code.
+  std::vector<float> cand_radius, cand_upper;
   std::vector<uint8_t> code;
   std::vector<float> lut;        // fast scanner: a table built from a query
   QuantizedLut qluts[kGroup];    // fast scanner: tables quantized here
@@ -102,15 +101,16 @@ class ListScanner {
   // True when Scan takes the work-space query of residual L2 codes as it is
   // and centres it by ListQuery::list itself.
   virtual bool centres_residual_queries() const { return false; }
-  // For scanners whose estimates carry an error bound (RaBitQ): drops from
-  // `top` (one query's candidates, which Scan pushed; prep: its
-  // PrepareQueries data) every candidate whose interval lies wholly above
-  // the k-th smallest upper end, so Refine reads fewer codes. Returns how
-  // many it dropped. Others keep every candidate.
-  virtual int PruneCandidates(const float* /*prep*/, Metric /*metric*/,
-                              int /*k*/, const InvertedLists& /*lists*/,
-                              TopK* /*top*/, ScanScratch* /*scratch*/) const {
-    return 0;
+  // For scanners whose estimates carry an error bound (RaBitQ): compacts
+  // one query's n candidates (ids and the distances Scan estimated; prep:
+  // its PrepareQueries data) to those whose interval reaches below the k-th
+  // smallest upper end, so Refine reads fewer codes, and returns how many
+  // remain. Others keep every candidate.
+  virtual size_t PruneCandidates(const float* /*prep*/, Metric /*metric*/,
+                                 int /*k*/, const InvertedLists& /*lists*/,
+                                 int64_t* /*ids*/, float* /*dist*/, size_t n,
+                                 ScanScratch* /*scratch*/) const {
+    return n;
   }
 };
 

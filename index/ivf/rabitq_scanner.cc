@@ -57,23 +57,17 @@ class RaBitQScanner final : public ListScanner {
     }
   }
 
-  int PruneCandidates(const float* prep, Metric metric, int k,
-                      const InvertedLists& lists, TopK* top,
-                      ScanScratch* scratch) const override {
-    if (top->size() <= k) return 0;
-    std::vector<int64_t>& ids = scratch->cand_ids;
-    std::vector<float>& dist = scratch->cand_dist;
+  size_t PruneCandidates(const float* prep, Metric metric, int k,
+                         const InvertedLists& lists, int64_t* ids, float* dist,
+                         size_t n, ScanScratch* scratch) const override {
+    if (n <= size_t(k)) return n;
     std::vector<float>& radius = scratch->cand_radius;
     std::vector<float>& upper = scratch->cand_upper;
-    ids.resize(top->size()), dist.resize(top->size());
-    // The selection keeps its candidates; it is rebuilt below.
-    const int n = top->TakeUnordered(ids.data(), dist.data());
-    if (n <= k) return 0;
     radius.resize(n), upper.resize(n);
     scratch->code.resize(codec_.code_size());
     std::vector<float>& v = scratch->lut;
     v.resize(d_);
-    for (int i = 0; i < n; ++i) {
+    for (size_t i = 0; i < n; ++i) {
       size_t l = 0, pos = 0;
       // Every candidate was just scanned: it is in the lists.
       lists.Locate(ids[i], &l, &pos);
@@ -87,16 +81,15 @@ class RaBitQScanner final : public ListScanner {
     }
     std::nth_element(upper.begin(), upper.begin() + (k - 1), upper.end());
     const float kth_upper = upper[k - 1];
-    top->Reset(top->k());
-    int dropped = 0;
-    for (int i = 0; i < n; ++i) {
+    size_t kept = 0;
+    for (size_t i = 0; i < n; ++i) {
       if (dist[i] - radius[i] <= kth_upper) {
-        top->Push(dist[i], ids[i]);
-      } else {
-        ++dropped;
+        ids[kept] = ids[i];
+        dist[kept] = dist[i];
+        ++kept;
       }
     }
-    return dropped;
+    return kept;
   }
 
  private:

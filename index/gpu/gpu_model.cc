@@ -181,11 +181,8 @@ SearchResults FinishSearch(const GpuModel& model, const IvfIndex& index,
                            const float* distances, int keep,
                            const SearchParams& params) {
   const int k = params.k;
-  SearchResults r;
-  r.k = k;
   const size_t nq = queries.nq;
-  r.ids.assign(nq * k, -1);
-  r.distances.assign(nq * k, PositiveInfinity());
+  SearchResults r = SearchResults::Empty(nq, k);
   const int dim = index.dim();
   for (size_t q = 0; q < nq; ++q) {
     const int64_t* cid = ids + q * keep;

@@ -152,10 +152,7 @@ absl::StatusOr<SearchResults> IvfIndex::Search(
     const float* queries, size_t nq, const SearchParams& params) const {
   RETURN_IF_ERROR(CheckQueryable(nq, params));
   RETURN_IF_ERROR(CheckFinite(queries, nq, dim_));
-  SearchResults r;
-  r.k = params.k;
-  r.ids.assign(nq * params.k, -1);
-  r.distances.assign(nq * params.k, std::numeric_limits<float>::infinity());
+  SearchResults r = SearchResults::Empty(nq, params.k);
   if (nq == 0) return r;
   std::shared_lock lock(mu_);
   int threads = params.num_threads;

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <limits>
 #include <new>
 #include <utility>
 
@@ -19,10 +18,7 @@ absl::StatusOr<SearchResults> IvfIndex::SearchAmong(
     const SearchParams& params) const {
   RETURN_IF_ERROR(CheckQueryable(nq, params));
   RETURN_IF_ERROR(CheckFinite(queries, nq, dim_));
-  SearchResults r;
-  r.k = params.k;
-  r.ids.assign(nq * params.k, -1);
-  r.distances.assign(nq * params.k, std::numeric_limits<float>::infinity());
+  SearchResults r = SearchResults::Empty(nq, params.k);
   if (nq == 0 || ids.empty()) return r;
   // bad_alloc must not leave this call: it would terminate the server.
   try {

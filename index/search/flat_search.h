@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "index/codec.h"
@@ -22,6 +23,16 @@ struct SearchResults {
   // tier when it lives there).
   uint64_t ram_refine_scored = 0;
   uint64_t refine_scored = 0;
+
+  // nq queries' results before any hit: ids -1, distances +inf.
+  static SearchResults Empty(size_t nq, int k) {
+    SearchResults r;
+    r.k = k;
+    r.ids.assign(nq * size_t(k), -1);
+    r.distances.assign(nq * size_t(k),
+                       std::numeric_limits<float>::infinity());
+    return r;
+  }
 };
 
 // Scores nq queries against n codes (n * codec.code_size() bytes) and keeps

@@ -98,17 +98,13 @@ class RaBitQCodec::Distance final : public RaBitQQueryDistance {
   // From a raw query q: centres it by the mean and rotates it.
   Distance(const RaBitQCodec& codec, const float* query, Metric metric)
       : codec_(codec), metric_(CodecMetric(metric)) {
-    const int d = codec.dim();
-    const float* mean = codec.mean_.data();
     // Both metrics estimate <r, v> for the centred query v = q - m: the
     // estimator's error grows with ||v||, and for IP the part <r, m> is
     // exact (a per-code factor). Estimating <r, q> directly, as IP once
     // did, pays for the mean's share of q in every estimate.
-    double mean_dot = 0;
-    for (int j = 0; j < d; ++j) mean_dot += double(mean[j]) * query[j];
-    std::vector<float> vr(d);
-    codec.Rotate(query, 1, mean, vr.data());
-    Quantize(vr.data(), float(mean_dot));
+    std::vector<float> vr(codec.dim());
+    codec.Rotate(query, 1, codec.mean_.data(), vr.data());
+    Quantize(vr.data(), codec.MeanDot(query));
   }
 
   // From v_rotated = R (q - m - c) and <m, q> (MakeRotatedQueryDistance).
@@ -425,6 +421,12 @@ std::unique_ptr<QueryDistance> RaBitQCodec::MakeQueryDistance(
 std::unique_ptr<RaBitQQueryDistance> RaBitQCodec::MakeRaBitQQueryDistance(
     const float* query, Metric metric) const {
   return std::make_unique<Distance>(*this, query, metric);
+}
+
+float RaBitQCodec::MeanDot(const float* q) const {
+  double dot = 0;
+  for (int j = 0; j < dim(); ++j) dot += double(mean_[j]) * q[j];
+  return float(dot);
 }
 
 std::unique_ptr<RaBitQQueryDistance> RaBitQCodec::MakeRotatedQueryDistance(

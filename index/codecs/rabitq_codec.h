@@ -131,6 +131,8 @@ class RaBitQCodec final : public Codec {
   // z = R (x - centre) for n rows; centre may be null.
   void Rotate(const float* x, size_t n, const float* centre, float* z) const;
   const std::vector<float>& mean() const { return mean_; }
+  // <m, q>, the inner-product estimate's exact part (in double).
+  float MeanDot(const float* q) const;
   // A query already centred and rotated: v_rotated = R (q - m - c), with
   // c = 0 without IVF (and for layout-2 IP codes); mean_dot = <m, q>. The
   // same estimates as MakeRaBitQQueryDistance(q) when c = 0, without its

@@ -30,16 +30,13 @@ class RaBitQScanner final : public ListScanner {
   size_t prep_size() const override { return size_t(d_) + 1; }
   void PrepareQueries(const float* queries, size_t nq,
                       float* prep) const override {
-    const float* mean = codec_.mean().data();
     for (size_t q = 0; q < nq; ++q) {
       // One query at a time (a SIMD kernel, not a batch product), so that a
       // query's digits, and so its results, do not depend on its batch.
       const float* x = queries + q * d_;
       float* p = prep + q * prep_size();
       codec_.Rotate(x, 1, nullptr, p);
-      double mean_dot = 0;
-      for (int j = 0; j < d_; ++j) mean_dot += double(mean[j]) * x[j];
-      p[d_] = float(mean_dot);
+      p[d_] = codec_.MeanDot(x);
     }
   }
   bool centres_residual_queries() const override { return true; }

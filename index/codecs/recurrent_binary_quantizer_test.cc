@@ -488,7 +488,9 @@ TEST(RbqTest, UnitVectorsScoreInnerProductsFromTheL2Estimate) {
     const double before = recall(*plain), after = recall(*unit);
     fmt::print("{} RBQ{} recall@10: inner product {:.3f}, from L2 {:.3f}\n",
                ds.name, levels, before, after);
-    if (!ds.generated) EXPECT_GE(after, before + 0.03) << levels;
+    if (!ds.generated) {
+      EXPECT_GE(after, before + 0.03) << levels;
+    }
   }
 }
 

@@ -1,7 +1,8 @@
 // Guards the HDF5 reader (client/hdf5_reader.h): a damaged or foreign file
-// gives rows of the dataset's dimension or an error, never a crash in our
-// code. The input is the file; the dataset read is "train", as in
-// ann-benchmarks' files. (libhdf5 itself is not instrumented.)
+// gives rows of the dataset's dimension or an error, never a crash. The
+// input is the file; the dataset read is "train", as in ann-benchmarks'
+// files. libhdf5 runs in the reader's child process (not instrumented), so
+// a fault there must come back as an error.
 #include "client/hdf5_reader.h"
 #include "tests/fuzz/fuzz_util.h"
 

@@ -418,26 +418,29 @@ bool FieldIndex::Passes(const FilterExpr& expr, uint32_t row) const {
   // A row without the field fails every comparison, negated or not.
   const bool negated = expr.kind == Kind::kIn ? expr.negated_in
                                               : expr.op == FilterExpr::Op::kNe;
+  // The literals' dictionary ids, sorted: from Prepare, else looked up
+  // now (an `in` list may hold 1,024 of them).
+  std::vector<uint32_t> looked_up;
+  const std::vector<uint32_t>* ids = &expr.dict_ids;
+  if (IsKeywordLike(spec.type) && expr.dict_ids.size() != expr.values.size()) {
+    for (const FieldValue& v : expr.values) looked_up.push_back(FindDictId(f, v));
+    std::sort(looked_up.begin(), looked_up.end());
+    ids = &looked_up;
+  }
+  auto literal = [&](uint32_t id) {
+    return std::binary_search(ids->begin(), ids->end(), id);
+  };
   if (spec.type == FieldType::kKeywordList) {
     auto it = f.tags.find(row);
     if (it == f.tags.end()) return false;
-    bool any = false;
-    for (const FieldValue& v : expr.values) {
-      const uint32_t id = FindDictId(f, v);
-      any = any || (id != kNoValue && std::binary_search(it->second.begin(),
-                                                          it->second.end(), id));
-    }
+    const bool any = std::any_of(it->second.begin(), it->second.end(), literal);
     return any != negated;
   }
   if (IsKeywordLike(spec.type)) {
     if (row >= f.keyword_column.size() || f.keyword_column[row] == kNoValue) {
       return false;
     }
-    bool any = false;
-    for (const FieldValue& v : expr.values) {
-      any = any || FindDictId(f, v) == f.keyword_column[row];
-    }
-    return any != negated;
+    return literal(f.keyword_column[row]) != negated;
   }
   auto test = [&](const auto& column, auto bound_type) {
     using T = decltype(bound_type);
@@ -454,6 +457,26 @@ bool FieldIndex::Passes(const FilterExpr& expr, uint32_t row) const {
   };
   return IsIntegral(spec.type) ? test(f.ints, int64_t{0})
                                : test(f.doubles, 0.0);
+}
+
+FilterExpr FieldIndex::Prepare(const FilterExpr& expr) const {
+  FilterExpr out = expr;
+  FillDictIds(&out);
+  return out;
+}
+
+void FieldIndex::FillDictIds(FilterExpr* expr) const {
+  for (FilterExpr& c : expr->children) FillDictIds(&c);
+  const bool leaf = expr->kind == FilterExpr::Kind::kCompare ||
+                    expr->kind == FilterExpr::Kind::kIn;
+  if (!leaf || !IsKeywordLike(schema_.fields()[size_t(expr->field)].type)) {
+    return;
+  }
+  expr->dict_ids.clear();
+  for (const FieldValue& v : expr->values) {
+    expr->dict_ids.push_back(FindDictId(fields_[size_t(expr->field)], v));
+  }
+  std::sort(expr->dict_ids.begin(), expr->dict_ids.end());
 }
 
 size_t FieldIndex::memory_bytes() const {

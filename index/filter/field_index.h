@@ -79,8 +79,13 @@ class FieldIndex {
   uint64_t Estimate(const FilterExpr& expr) const;
   // Whether live row `row` passes `expr`, from the columns: the per-
   // candidate test of a search whose filter too many rows pass to build
-  // their set (FieldPredicateFilter).
+  // their set (FieldPredicateFilter). An expression from Prepare tests its
+  // keywords by dictionary id; another looks each one up per row.
   bool Passes(const FilterExpr& expr, uint32_t row) const;
+  // `expr` with its keyword literals' dictionary ids (FilterExpr::dict_ids),
+  // for many Passes calls. Valid until the index changes: a value first
+  // written later would be missing.
+  FilterExpr Prepare(const FilterExpr& expr) const;
   // Live rows; the denominator of a filter's selectivity.
   uint64_t live_rows() const { return live_.cardinality(); }
   // Bytes of the columns, dictionaries and bitmaps, for stats.
@@ -113,6 +118,8 @@ class FieldIndex {
   absl::StatusOr<const FieldSpec*> LoadTarget(size_t field,
                                               bool numeric) const;
   Roaring Leaf(const FilterExpr& expr) const;
+  // Prepare's work, in place.
+  void FillDictIds(FilterExpr* expr) const;
 
   FieldSchema schema_;
   std::vector<PerField> fields_;  // same order as schema_.fields()
@@ -120,12 +127,12 @@ class FieldIndex {
 };
 
 // An IdFilter that evaluates a filter on each candidate's column values
-// (FieldIndex::Passes). The FieldIndex and the expression must outlive it,
-// and the index must not change meanwhile (its owner holds a reader lock).
+// (FieldIndex::Passes). The FieldIndex must outlive it and not change
+// meanwhile (its owner holds a reader lock).
 class FieldPredicateFilter final : public IdFilter {
  public:
   FieldPredicateFilter(const FieldIndex& index, const FilterExpr& expr)
-      : index_(index), expr_(expr) {}
+      : index_(index), expr_(index.Prepare(expr)) {}
   bool Contains(int64_t id) const override {
     return id >= 0 && id <= int64_t{UINT32_MAX} &&
            index_.Passes(expr_, uint32_t(id));
@@ -133,7 +140,7 @@ class FieldPredicateFilter final : public IdFilter {
 
  private:
   const FieldIndex& index_;
-  const FilterExpr& expr_;
+  const FilterExpr expr_;  // prepared
 };
 
 // An IdFilter over a Roaring set, for the search paths' per-candidate test.

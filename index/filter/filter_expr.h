@@ -102,6 +102,10 @@ struct FilterExpr {
   bool negated_in = false;          // kIn: `not in`
   std::vector<FieldValue> values;   // kCompare: one; kIn: the list
   std::vector<FilterExpr> children; // kAnd, kOr: two or more; kNot: one
+  // Filled by FieldIndex::Prepare on keyword-like fields: the dictionary ids
+  // of `values`, sorted, looked up once for a per-row test. Empty
+  // otherwise.
+  std::vector<uint32_t> dict_ids;
 };
 
 // Parses `text` against `schema`. An empty (all-blank) text is an error:

@@ -129,8 +129,11 @@ inline void ScoreList(const QueryDistance& qd, const InvertedList& list,
     qd.Distances(list.codes.data() + start * code_size, m, dist.data());
     for (size_t i = 0; i < m; ++i) {
       const int64_t id = list.ids[start + i];
-      if (id < 0 || (filter && !filter->Contains(id))) continue;
-      lq.top->Push(dist[i] + lq.constant, id);
+      const float distance = dist[i] + lq.constant;
+      // The threshold before the filter's test, which may be a cache miss.
+      if (id < 0 || !(distance <= lq.top->threshold())) continue;
+      if (filter && !filter->Contains(id)) continue;
+      lq.top->Push(distance, id);
     }
   }
 }

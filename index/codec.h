@@ -65,6 +65,15 @@ class Codec {
   // the row and column) and an untrained codec; writes nothing then.
   ABSL_MUST_USE_RESULT absl::Status Encode(const float* x, size_t n,
                                            uint8_t* codes) const;
+  // Under IVF with residual coding: the codes of n residuals e = x - c to
+  // each row's list centroid c (centroids: nlist x dim, lists[i]: row i's
+  // list). The default codes the residuals alone (Encode); a codec whose
+  // codes also keep a term of the centroid overrides it (RaBitQ).
+  ABSL_MUST_USE_RESULT virtual absl::Status EncodeResiduals(
+      const float* residuals, size_t n, const float* /*centroids*/,
+      const int32_t* /*lists*/, uint8_t* codes) const {
+    return Encode(residuals, n, codes);
+  }
   // x receives n x dim floats: the reconstruction of each code.
   virtual void Decode(const uint8_t* codes, size_t n, float* x) const = 0;
   // metric is kL2 or kInnerProduct (kCosine callers normalise and pass IP).

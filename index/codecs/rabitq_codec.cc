@@ -300,11 +300,11 @@ absl::Status RaBitQCodec::DoEncode(const float* x, size_t n,
   return absl::OkStatus();
 }
 
-absl::Status RaBitQCodec::EncodeListResiduals(const float* residuals,
-                                              size_t n,
-                                              const float* centroids,
-                                              const int32_t* lists,
-                                              uint8_t* codes) const {
+absl::Status RaBitQCodec::EncodeResiduals(const float* residuals, size_t n,
+                                          const float* centroids,
+                                          const int32_t* lists,
+                                          uint8_t* codes) const {
+  if (!list_centred_) return Encode(residuals, n, codes);
   if (!trained_) {
     return absl::FailedPreconditionError(
         fmt::format("{} is not trained: train it first", spec()));
@@ -437,7 +437,7 @@ std::unique_ptr<RaBitQQueryDistance> RaBitQCodec::MakeRotatedQueryDistance(
 // The layout of a code's three floats, kept in the high half of the saved
 // bit count: 1 (implicit 0, before 2026-12) stored the error factor third;
 // 2 stores <r, m> there, for the inner product centred by the mean; 3
-// stores <r, m + c> under IVF (EncodeListResiduals; the same as 2 without
+// stores <r, m + c> under IVF (EncodeResiduals; the same as 2 without
 // IVF). Codes of layout 1 would be scored wrongly, so their models are
 // refused; layout 2 loads with list_centred() false.
 constexpr uint32_t kCodeLayout = 3;

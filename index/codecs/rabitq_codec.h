@@ -114,16 +114,15 @@ class RaBitQCodec final : public Codec {
   std::unique_ptr<RaBitQQueryDistance> MakeRaBitQQueryDistance(
       const float* query, Metric metric) const;
 
-  // Under IVF: codes of the residuals e = x - c to each row's list centroid
-  // c (centroids: nlist x dim, lists[i]: row i's list), whose third factor
-  // is <r, m + c> instead of <r, m>, so that an inner product is estimated
+  // Under IVF (codec.h): when list_centred(), the codes' third factor is
+  // <r, m + c> instead of <r, m>, so that an inner product is estimated
   // against the query centred by both, q - c - m, as L2 already is (its
-  // residual query is q - c). Used when list_centred(); scored by
-  // MakeRotatedQueryDistance (index/ivf/rabitq_scanner.cc).
-  absl::Status EncodeListResiduals(const float* residuals, size_t n,
-                                   const float* centroids,
-                                   const int32_t* lists,
-                                   uint8_t* codes) const;
+  // residual query is q - c); scored by MakeRotatedQueryDistance
+  // (index/ivf/rabitq_scanner.cc). A layout-2 model codes the residuals
+  // alone, as it did.
+  absl::Status EncodeResiduals(const float* residuals, size_t n,
+                               const float* centroids, const int32_t* lists,
+                               uint8_t* codes) const override;
   // True for models trained by this qvdb; models saved before list centring
   // (code layout 2) keep <r, m> in their IVF codes, and IVF scores them as
   // it did then.

@@ -209,14 +209,10 @@ absl::StatusOr<EncodedVectors> IvfIndex::Encode(const float* x,
     }
   }
   out.codes.resize(n * codec_->code_size());
-  const auto* rabitq = spec_.codec.kind == CodecKind::kRaBitQ
-                           ? static_cast<const RaBitQCodec*>(codec_.get())
-                           : nullptr;
-  if (by_residual_ && rabitq != nullptr && rabitq->list_centred()) {
-    RETURN_IF_ERROR(rabitq->EncodeListResiduals(work.data(), n,
-                                                centroids_.data(),
-                                                out.lists.data(),
-                                                out.codes.data()));
+  if (by_residual_) {
+    RETURN_IF_ERROR(codec_->EncodeResiduals(work.data(), n, centroids_.data(),
+                                            out.lists.data(),
+                                            out.codes.data()));
   } else {
     RETURN_IF_ERROR(codec_->Encode(work.data(), n, out.codes.data()));
   }

@@ -35,7 +35,7 @@ struct IvfIndex::SearchScratch {
   std::vector<TopK> tops;
   ScanScratch scan;
   // Refine and Rescore.
-  std::vector<int64_t> among;  // SearchAmong's rows the lists hold
+  std::vector<int64_t> among;  // rows given to SearchAmong or ReRank
   std::vector<int64_t> cand;
   std::vector<float> cand_dist;
   std::vector<float> exact;

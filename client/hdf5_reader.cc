@@ -172,8 +172,8 @@ absl::Status ReadSlab(const std::string& path, const Handle& ds,
   }
   H5E_END_TRY;
   if (err < 0) {
-    return absl::DataLossError(
-        fmt::format("{}: cannot read rows {} to {}", path, first, first + count));
+    return absl::DataLossError(fmt::format("{}: cannot read rows {} to {}",
+                                           path, first, first + count));
   }
   return absl::OkStatus();
 }

@@ -423,7 +423,9 @@ bool FieldIndex::Passes(const FilterExpr& expr, uint32_t row) const {
   std::vector<uint32_t> looked_up;
   const std::vector<uint32_t>* ids = &expr.dict_ids;
   if (IsKeywordLike(spec.type) && expr.dict_ids.size() != expr.values.size()) {
-    for (const FieldValue& v : expr.values) looked_up.push_back(FindDictId(f, v));
+    for (const FieldValue& v : expr.values) {
+      looked_up.push_back(FindDictId(f, v));
+    }
     std::sort(looked_up.begin(), looked_up.end());
     ids = &looked_up;
   }

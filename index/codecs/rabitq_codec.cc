@@ -78,18 +78,6 @@ void BestLevels(const float* o_abs, int d, int ex, std::vector<int>* k_out) {
   }
 }
 
-struct Factors {
-  float norm2;    // ||r||^2
-  float scale;    // ||r|| / <y, o>
-  float mean_ip;  // <r, m>
-};
-
-Factors ReadFactors(const uint8_t* code, size_t at) {
-  Factors f;
-  std::memcpy(&f, code + at, sizeof(f));
-  return f;
-}
-
 }  // namespace
 
 // One query: its rotated, quantized form and the per-query constants.
@@ -97,21 +85,21 @@ class RaBitQCodec::Distance final : public RaBitQQueryDistance {
  public:
   // From a raw query q: centres it by the mean and rotates it.
   Distance(const RaBitQCodec& codec, const float* query, Metric metric)
-      : codec_(codec), metric_(CodecMetric(metric)) {
+      : codec_(codec) {
     // Both metrics estimate <r, v> for the centred query v = q - m: the
     // estimator's error grows with ||v||, and for IP the part <r, m> is
     // exact (a per-code factor). Estimating <r, q> directly, as IP once
     // did, pays for the mean's share of q in every estimate.
     std::vector<float> vr(codec.dim());
     codec.Rotate(query, 1, codec.mean_.data(), vr.data());
-    Quantize(vr.data(), codec.MeanDot(query));
+    Quantize(vr.data(), codec.MeanDot(query), metric);
   }
 
   // From v_rotated = R (q - m - c) and <m, q> (MakeRotatedQueryDistance).
   Distance(const RaBitQCodec& codec, const float* v_rotated, float mean_dot,
            Metric metric)
-      : codec_(codec), metric_(CodecMetric(metric)) {
-    Quantize(v_rotated, mean_dot);
+      : codec_(codec) {
+    Quantize(v_rotated, mean_dot, metric);
   }
 
   void Distances(const uint8_t* codes, size_t n, float* out) const override {
@@ -135,68 +123,65 @@ class RaBitQCodec::Distance final : public RaBitQQueryDistance {
       RaBitQDotBatch(planes_.data(), c.query_bits_, chunk, m, cs, c.bits_,
                      c.plane_bytes_, dots, c.options_.level);
       for (size_t i = 0; i < m; ++i) {
-        const Factors f = ReadFactors(chunk + i * cs, at);
-        const float est = f.scale * delta_ * (float(dots[i]) - offset_);
-        out[start + i] = metric_ == Metric::kL2
-                             ? f.norm2 + constant_ - 2.0f * est
-                             : -(constant_ + f.mean_ip + est);
+        const uint8_t* code = chunk + i * cs;
+        out[start + i] = EstimateFromDot(q_, ReadFactors(code + at), dots[i]);
         if (radius != nullptr) {
-          radius[start + i] = c.BoundRadius(chunk + i * cs, v_norm_, metric_);
+          radius[start + i] = c.BoundRadius(code, q_.v_norm, q_.metric);
         }
       }
     }
   }
 
-  // Per-query constants and the bit-sliced digits of vr = R v (||vr|| =
-  // ||v||: the rotation keeps lengths).
-  void Quantize(const float* vr, float mean_dot) {
+  // The digits of vr, bit-sliced for the popcount kernels.
+  void Quantize(const float* vr, float mean_dot, Metric metric) {
     const RaBitQCodec& c = codec_;
-    const int d = c.dim();
-    // ||v||^2 and max |v_j| in 16 float lanes, which the compiler
-    // vectorizes (a running double sum is a chain of d dependent adds: IVF
-    // quantizes a query per probed list, and that chain was most of it).
-    constexpr int kLanes = 16;
-    float norm2_lanes[kLanes] = {}, max_lanes[kLanes] = {};
-    int j = 0;
-    for (; j + kLanes <= d; j += kLanes) {
-      for (int t = 0; t < kLanes; ++t) {
-        norm2_lanes[t] += vr[j + t] * vr[j + t];
-        max_lanes[t] = std::max(max_lanes[t], std::fabs(vr[j + t]));
-      }
-    }
-    double v_norm2 = 0;
-    float max_abs = 0;
-    for (int t = 0; t < kLanes; ++t) {
-      v_norm2 += norm2_lanes[t];
-      max_abs = std::max(max_abs, max_lanes[t]);
-    }
-    for (; j < d; ++j) {
-      v_norm2 += double(vr[j]) * vr[j];
-      max_abs = std::max(max_abs, std::fabs(vr[j]));
-    }
-    constant_ = metric_ == Metric::kL2 ? float(v_norm2) : mean_dot;
-    v_norm_ = float(std::sqrt(v_norm2));
-    // Symmetric signed digits: |u| <= 2^(qb-1) - 1, delta from the largest.
-    const int qb = c.query_bits_;
-    const int top = (1 << (qb - 1)) - 1;
-    const float inv = max_abs > 0 ? float(top) / max_abs : 0.0f;
-    int8_t digits[kMaxDim];
-    const int64_t sum = QuantizeRaBitQQuery(vr, d, inv, top, digits);
-    planes_.resize(RaBitQQueryPlaneBytes(c.plane_bytes_) * qb);
-    PackRaBitQQuery(digits, d, qb, planes_.data());
-    delta_ = max_abs > 0 ? max_abs / float(top) : 0.0f;
-    // <y, u> = <c, u> - (2^b - 1) / 2 * sum(u).
-    offset_ = float(double((1 << c.bits_) - 1) * 0.5 * double(sum));
+    c.QuantizeRotatedQuery(vr, mean_dot, metric, c.query_top(), &q_);
+    planes_.resize(RaBitQQueryPlaneBytes(c.plane_bytes_) * c.query_bits_);
+    PackRaBitQQuery(q_.digits.data(), c.dim(), c.query_bits_, planes_.data());
   }
 
   const RaBitQCodec& codec_;
-  const Metric metric_;
+  QuantizedQuery q_;
   std::vector<uint8_t> planes_;
-  float delta_ = 0;
-  float offset_ = 0;
-  float constant_ = 0;  // L2: ||q - m||^2; IP: <m, q>
-  float v_norm_ = 0;    // ||v||, v the centred query
 };
+
+void RaBitQCodec::QuantizeRotatedQuery(const float* vr, float mean_dot,
+                                       Metric metric, int top,
+                                       QuantizedQuery* q) const {
+  const int d = dim();
+  // ||v||^2 and max |v_j| in 16 float lanes, which the compiler vectorizes
+  // (a running double sum is a chain of d dependent adds: IVF quantizes a
+  // query per probed list, and that chain was most of it).
+  constexpr int kLanes = 16;
+  float norm2_lanes[kLanes] = {}, max_lanes[kLanes] = {};
+  int j = 0;
+  for (; j + kLanes <= d; j += kLanes) {
+    for (int t = 0; t < kLanes; ++t) {
+      norm2_lanes[t] += vr[j + t] * vr[j + t];
+      max_lanes[t] = std::max(max_lanes[t], std::fabs(vr[j + t]));
+    }
+  }
+  double v_norm2 = 0;
+  float max_abs = 0;
+  for (int t = 0; t < kLanes; ++t) {
+    v_norm2 += norm2_lanes[t];
+    max_abs = std::max(max_abs, max_lanes[t]);
+  }
+  for (; j < d; ++j) {
+    v_norm2 += double(vr[j]) * vr[j];
+    max_abs = std::max(max_abs, std::fabs(vr[j]));
+  }
+  q->metric = CodecMetric(metric);
+  q->constant = q->metric == Metric::kL2 ? float(v_norm2) : mean_dot;
+  q->v_norm = float(std::sqrt(v_norm2));
+  // Symmetric signed digits: |u| <= top, delta from the largest.
+  const float inv = max_abs > 0 ? float(top) / max_abs : 0.0f;
+  q->digits.resize(d);
+  const int64_t sum = QuantizeRaBitQQuery(vr, d, inv, top, q->digits.data());
+  q->delta = max_abs > 0 ? max_abs / float(top) : 0.0f;
+  // <y, u> = <c, u> - (2^b - 1) / 2 * sum(u).
+  q->offset = float(double((1 << bits_) - 1) * 0.5 * double(sum));
+}
 
 RaBitQCodec::RaBitQCodec(int dim, int bits, const Options& options)
     : Codec(dim),
@@ -354,7 +339,7 @@ void RaBitQCodec::Decode(const uint8_t* codes, size_t n, float* x) const {
       y[j] = float(c) - half;
       y_norm2 += double(y[j]) * y[j];
     }
-    const Factors f = ReadFactors(code, size_t(bits_) * plane_bytes_);
+    const Factors f = ReadFactors(code + size_t(bits_) * plane_bytes_);
     // r_hat = ||r|| cos(y, o) y / ||y|| = norm2 / (scale ||y||^2) y.
     const float coef =
         f.scale > 0 ? float(double(f.norm2) / (double(f.scale) * y_norm2)) : 0;
@@ -374,7 +359,7 @@ float RaBitQCodec::BoundRadius(const uint8_t* code, float query_norm,
                                Metric metric) const {
   // epsilon_0 ||v|| error, with error sqrt(d - 1) = ||r|| sqrt(1 - cos^2) /
   // cos = sqrt(scale^2 ||y||^2 - ||r||^2); L2 counts <r, v> twice.
-  const Factors f = ReadFactors(code, size_t(bits_) * plane_bytes_);
+  const Factors f = ReadFactors(code + size_t(bits_) * plane_bytes_);
   const double s = double(f.scale);
   const double error =
       std::sqrt(std::max(0.0, s * s * CodeNorm2(code) - f.norm2) /

@@ -48,6 +48,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -138,6 +139,43 @@ class RaBitQCodec final : public Codec {
   // d x d rotation: IVF rotates a query once for all its lists.
   std::unique_ptr<RaBitQQueryDistance> MakeRotatedQueryDistance(
       const float* v_rotated, float mean_dot, Metric metric) const;
+
+  // The per-vector factors stored after a code's bit planes.
+  struct Factors {
+    float norm2;    // ||r||^2
+    float scale;    // ||r|| / <y, o>
+    float mean_ip;  // <r, m>, or <r, m + c> when list_centred()
+  };
+  static Factors ReadFactors(const uint8_t* factors) {
+    Factors f;
+    std::memcpy(&f, factors, sizeof(f));
+    return f;
+  }
+
+  // A centred, rotated query quantized for asymmetric scoring: its digits
+  // u and what turns a code's integer <c, u> into a distance.
+  struct QuantizedQuery {
+    Metric metric = Metric::kL2;  // kL2 or kInnerProduct
+    std::vector<int8_t> digits;   // dim, |u_j| <= query_top()
+    float delta = 0;              // query units per digit
+    float offset = 0;             // (2^b - 1) / 2 * sum_j u_j
+    float constant = 0;           // L2: ||v||^2; IP: <m, q>
+    float v_norm = 0;             // ||v||
+  };
+  // The largest digit magnitude: 2^(query_bits - 1) - 1.
+  int query_top() const { return (1 << (query_bits_ - 1)) - 1; }
+  // v_rotated = R (q - m - c) and mean_dot = <m, q>, as for
+  // MakeRotatedQueryDistance, into *q (reusing its memory), with digits of
+  // magnitude <= top (1..127; the codec's own scoring uses query_top()).
+  void QuantizeRotatedQuery(const float* v_rotated, float mean_dot,
+                            Metric metric, int top, QuantizedQuery* q) const;
+  // The estimated distance of a code with factors f and <c, u> = dot.
+  static float EstimateFromDot(const QuantizedQuery& q, const Factors& f,
+                               int32_t dot) {
+    const float est = f.scale * q.delta * (float(dot) - q.offset);
+    return q.metric == Metric::kL2 ? f.norm2 + q.constant - 2.0f * est
+                                   : -(q.constant + f.mean_ip + est);
+  }
 
   // The half-width of DistanceBounds' interval for one code, given the
   // length of the centred query it was scored against (||q - m||, or

@@ -426,7 +426,9 @@ TEST_P(RaBitQRecallTest, AgainstRbqAtEqualBits) {
     EXPECT_GE(rabitq, floor) << bits;
     // On the generated stand-in's tight clusters (no IVF to centre them)
     // RBQ's learned rotation is far ahead: 0.79 against 0.95 at 4 bits.
-    if (!ds.generated) EXPECT_GE(rabitq, rbq - 0.06) << bits;
+    if (!ds.generated) {
+      EXPECT_GE(rabitq, rbq - 0.06) << bits;
+    }
   }
 }
 

@@ -9,7 +9,15 @@ namespace qvdb {
 
 InvertedLists::InvertedLists(size_t nlist, size_t code_size,
                              ListLayout layout, int pq4_m)
-    : code_size_(code_size), layout_(layout), pq4_m_(pq4_m), lists_(nlist) {}
+    : code_size_(code_size),
+      layout_(layout),
+      pq4_m_(pq4_m),
+      tail_size_(layout == ListLayout::kPq4Blocks
+                     ? code_size - Pq4CodeBytes(pq4_m)
+                     : 0),
+      lists_(nlist) {
+  assert(layout != ListLayout::kPq4Blocks || code_size >= Pq4CodeBytes(pq4_m));
+}
 
 InvertedLists::Location* InvertedLists::Slot(int64_t id) {
   if (id < where_base_ || size_t(id - where_base_) >= where_.size()) {
@@ -79,6 +87,7 @@ void InvertedLists::Compact() {
     }
     fresh.ids.shrink_to_fit();
     fresh.codes.shrink_to_fit();
+    fresh.tails.shrink_to_fit();
   }
   // The id map keeps the live range only.
   int64_t first = 0, last = -1;
@@ -108,6 +117,8 @@ bool InvertedLists::LiveIdRange(int64_t* first, int64_t* last) const {
 void InvertedLists::AppendCode(InvertedList* list, const uint8_t* code) {
   if (layout_ == ListLayout::kPq4Blocks) {
     AppendPq4Codes(code, 1, pq4_m_, list->ids.size(), &list->codes);
+    const uint8_t* tail = code + (code_size_ - tail_size_);
+    list->tails.insert(list->tails.end(), tail, tail + tail_size_);
   } else {
     list->codes.insert(list->codes.end(), code, code + code_size_);
   }
@@ -117,6 +128,10 @@ void InvertedLists::ReadCode(const InvertedList& list, size_t pos,
                              uint8_t* code) const {
   if (layout_ == ListLayout::kPq4Blocks) {
     GetPq4Code(list.codes.data(), pq4_m_, pos, code);
+    if (tail_size_ > 0) {
+      std::memcpy(code + (code_size_ - tail_size_),
+                  list.tails.data() + pos * tail_size_, tail_size_);
+    }
   } else {
     std::memcpy(code, list.codes.data() + pos * code_size_, code_size_);
   }
@@ -130,7 +145,7 @@ size_t InvertedLists::memory_bytes() const {
   // Sizes, not capacities: what the vectors hold once growth settles.
   size_t bytes = where_.size() * sizeof(Location);
   for (const InvertedList& l : lists_) {
-    bytes += l.ids.size() * sizeof(int64_t) + l.codes.size();
+    bytes += l.ids.size() * sizeof(int64_t) + l.codes.size() + l.tails.size();
   }
   return bytes;
 }

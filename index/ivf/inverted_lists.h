@@ -4,7 +4,10 @@
 // order they were added; a removed vector's id becomes -1 (a tombstone the
 // scanners skip) until Compact() drops it. Codes are stored either one after
 // the other, or (ListLayout::kPq4Blocks) in the 32-code interleaved blocks
-// the 4-bit fast-scan kernels read (pq4_fast_scan.h).
+// the 4-bit fast-scan kernels read (pq4_fast_scan.h). In blocks, a code
+// longer than its 4-bit part (Pq4CodeBytes(pq4_m) bytes: a 1-bit RaBitQ
+// code's sign plane) keeps the rest (its factors) in the list's `tails`, in
+// code order; GetCode joins them again.
 //
 // Ids are internal ids the collection engine hands out in increasing order
 // and never reuses, so the id -> position map is a plain vector over the
@@ -45,11 +48,13 @@ void CoverId(V* v, int64_t* base, int64_t id, size_t stride) {
 struct InvertedList {
   std::vector<int64_t> ids;    // -1: removed
   std::vector<uint8_t> codes;  // packed codes, or pq4 blocks
+  std::vector<uint8_t> tails;  // pq4 blocks only: tail_size() bytes a code
 };
 
 class InvertedLists {
  public:
-  // pq4_m: sub-quantizers when the layout is kPq4Blocks.
+  // pq4_m: sub-quantizers when the layout is kPq4Blocks; code_size >=
+  // Pq4CodeBytes(pq4_m) then.
   InvertedLists(size_t nlist, size_t code_size, ListLayout layout,
                 int pq4_m = 0);
 
@@ -57,6 +62,8 @@ class InvertedLists {
   size_t code_size() const { return code_size_; }
   ListLayout layout() const { return layout_; }
   int pq4_m() const { return pq4_m_; }
+  // Bytes of a code kept beside the blocks (0 for packed codes).
+  size_t tail_size() const { return tail_size_; }
   const InvertedList& list(size_t l) const { return lists_[l]; }
   // Live (not removed) vectors.
   size_t size() const { return live_; }
@@ -96,6 +103,7 @@ class InvertedLists {
   const size_t code_size_;
   const ListLayout layout_;
   const int pq4_m_;
+  const size_t tail_size_;
   std::vector<InvertedList> lists_;
   Location* Slot(int64_t id);
   const Location* Slot(int64_t id) const;

@@ -80,10 +80,10 @@ IvfIndex::IvfIndex(const IndexSpec& spec, int dim, Metric metric,
       codec_(std::move(codec)),
       ram_refine_(std::move(ram_refine)),
       refine_(std::move(refine)),
-      lists_(
-          std::max(1, spec.ivf_nlist), codec_->code_size(),
-          spec.codec.fast_scan ? ListLayout::kPq4Blocks : ListLayout::kPacked,
-          spec.codec.fast_scan ? spec.codec.m : 0),
+      lists_(std::max(1, spec.ivf_nlist), codec_->code_size(),
+             BlockSubQuantizers(spec, *codec_) > 0 ? ListLayout::kPq4Blocks
+                                                   : ListLayout::kPacked,
+             BlockSubQuantizers(spec, *codec_)),
       ram_refine_codes_(ram_refine_ ? ram_refine_->code_size() : 0),
       refine_codes_(refine_ ? refine_->code_size() : 0) {
   if (UnitVectorsInWorkSpace()) codec_->AssumeUnitVectors();

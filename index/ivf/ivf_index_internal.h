@@ -17,6 +17,7 @@
 #include "index/codecs/codec_factory.h"
 #include "index/ivf/ivf_index.h"
 #include "index/kernels/pq4_fast_scan.h"
+#include "index/kernels/rabitq_kernels.h"
 #include "index/kernels/scalar_distance_kernels.h"
 #include "index/kernels/select_nearest.h"
 #include "index/kernels/simd_level.h"
@@ -56,6 +57,17 @@ inline bool UsesResidual(const IndexSpec& spec) {
                                 spec.codec.kind == CodecKind::kRaBitQ);
 }
 
+// Sub-quantizers of a list's 32-code blocks, 0 when its codes are packed:
+// 4-bit PQ with fast scan, and 1-bit RaBitQ, whose sign plane is a 4-bit
+// code of RaBitQ1FastScanM(d) sub-quantizers (rabitq_kernels.h).
+inline int BlockSubQuantizers(const IndexSpec& spec, const Codec& codec) {
+  if (spec.codec.fast_scan) return spec.codec.m;
+  if (spec.codec.kind == CodecKind::kRaBitQ && spec.codec.nbits == 1) {
+    return RaBitQ1FastScanM(codec.dim());
+  }
+  return 0;
+}
+
 // centroids: nlist x work dim, or empty before training and without IVF.
 inline std::unique_ptr<ListScanner> MakeScanner(
     const IndexSpec& spec, const Codec& codec,
@@ -69,7 +81,8 @@ inline std::unique_ptr<ListScanner> MakeScanner(
     const bool residual = UsesResidual(spec) && !centroids.empty();
     return MakeRaBitQScanner(static_cast<const RaBitQCodec&>(codec),
                              residual ? centroids.data() : nullptr,
-                             residual ? spec.ivf_nlist : 0);
+                             residual ? spec.ivf_nlist : 0,
+                             BlockSubQuantizers(spec, codec) > 0);
   }
   return MakeGenericScanner(codec);
 }

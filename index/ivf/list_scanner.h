@@ -4,7 +4,8 @@
 // Three strategies behind one interface: the generic scanner asks the codec
 // for a QueryDistance (works for every codec), the 4-bit fast scanner runs
 // the SIMD kernels of pq4_fast_scan.h on lists stored in 32-code blocks, and
-// the RaBitQ scanner rotates each query once and centres it per list. All
+// the RaBitQ scanner rotates each query once and centres it per list (and
+// scores 1-bit codes in 32-code blocks with the same kernels). All
 // skip removed slots (id -1) and ids the filter excludes before a candidate
 // reaches top-k. The generic scanner pushes exact codec distances; the fast
 // scanner pushes its de-quantized 16-bit sums (approximate(); within
@@ -75,6 +76,11 @@ struct ScanScratch {
   std::vector<float> cand_radius, cand_upper;
   std::vector<uint8_t> code;
   std::vector<float> lut;        // fast scanner: a table built from a query
+  // RaBitQ scanner: a centred query quantized, its 1-bit block table, and a
+  // chunk's kernel values.
+  RaBitQCodec::QuantizedQuery rabitq_query;
+  std::vector<uint8_t> rabitq_table;
+  std::vector<uint16_t> block_values;
   QuantizedLut qluts[kGroup];    // fast scanner: tables quantized here
   std::vector<uint32_t> ids;     // fast scanner: survivors, kGroup rows
   std::vector<uint16_t> values;
@@ -143,9 +149,11 @@ std::unique_ptr<ListScanner> MakeGenericScanner(const Codec& codec);
 std::unique_ptr<ListScanner> MakePq4FastScanner(const PqCodec& pq);
 // RaBitQ codes (rabitq_scanner.cc): each query is rotated once, not once per
 // list. centroids: nlist x codec.dim() when the codes are residuals to them,
-// else null (nlist 0). codec must be trained.
+// else null (nlist 0). blocks: the lists are 1-bit codes in
+// ListLayout::kPq4Blocks of RaBitQ1FastScanM(dim) sub-quantizers. codec must
+// be trained.
 std::unique_ptr<ListScanner> MakeRaBitQScanner(const RaBitQCodec& codec,
                                                const float* centroids,
-                                               int nlist);
+                                               int nlist, bool blocks);
 
 }  // namespace qvdb

@@ -4,19 +4,43 @@
 // rotation is linear, so R (q - c - m) = R q - R c - R m: each query is
 // rotated once (PrepareQueries), the rotated centroids and mean are kept
 // here, and a list costs d subtractions before its codes are scored.
+//
+// 1-bit lists kept in 32-code blocks (ListLayout::kPq4Blocks) are scored by
+// the 4-bit fast-scan kernels through a table of the query's digits
+// (rabitq_kernels.h): per code, the kernel's value minus the table's
+// negatives is the same <c, u> the codec's popcount kernel computes, and the
+// same estimator turns it into a distance, so both layouts rank alike. The
+// blocks are 32 codes side by side, which the popcount kernel, one code at a
+// time, cannot match.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "index/ivf/list_scanner.h"
+#include "index/kernels/pq4_fast_scan.h"
+#include "index/kernels/rabitq_kernels.h"
 
 namespace qvdb {
 namespace {
 
+// The digits' bound in the block table: the codec's own (the codes score as
+// they would packed), lowered only where its sums would not fit (d > 2114
+// at the default 6 query bits, or more than 7 query bits).
+int BlockDigitTop(int d, int query_top) {
+  int top = query_top;
+  while (top > 1 && !RaBitQ1FastScanFits(d, top)) --top;
+  return top;
+}
+
 class RaBitQScanner final : public ListScanner {
  public:
-  RaBitQScanner(const RaBitQCodec& codec, const float* centroids, int nlist)
-      : codec_(codec), d_(codec.dim()), rotated_mean_(d_) {
+  RaBitQScanner(const RaBitQCodec& codec, const float* centroids, int nlist,
+                bool blocks)
+      : codec_(codec),
+        d_(codec.dim()),
+        block_m_(blocks ? RaBitQ1FastScanM(d_) : 0),
+        block_top_(BlockDigitTop(d_, codec.query_top())),
+        rotated_mean_(d_) {
     const std::vector<float>& mean = codec.mean();
     codec.Rotate(mean.data(), 1, nullptr, rotated_mean_.data());
     if (centroids != nullptr && nlist > 0) {
@@ -49,6 +73,10 @@ class RaBitQScanner final : public ListScanner {
     for (int q = 0; q < nq; ++q) {
       const ListQuery& lq = queries[q];
       CentredQuery(lq.prep, lq.list, metric, v.data());
+      if (block_m_ > 0) {
+        ScoreBlocks(list, lq, metric, filter, scratch);
+        continue;
+      }
       auto qd = codec_.MakeRotatedQueryDistance(v.data(), lq.prep[d_], metric);
       ScoreList(*qd, list, codec_.code_size(), lq, filter, scratch);
     }
@@ -90,6 +118,46 @@ class RaBitQScanner final : public ListScanner {
   }
 
  private:
+  // Codes per kernel call: a few blocks, whose values stay in L1.
+  static constexpr size_t kBlockChunk = 256;
+  static_assert(kBlockChunk % kPq4BlockSize == 0);
+
+  // ScoreList for a list of 1-bit codes in blocks, the centred rotated
+  // query in scratch->lut.
+  void ScoreBlocks(const InvertedList& list, const ListQuery& lq,
+                   Metric metric, const IdFilter* filter,
+                   ScanScratch* sc) const {
+    RaBitQCodec::QuantizedQuery& q = sc->rabitq_query;
+    codec_.QuantizeRotatedQuery(sc->lut.data(), lq.prep[d_], metric,
+                                block_top_, &q);
+    sc->rabitq_table.resize(Pq4LutBytes(block_m_));
+    const int32_t negatives =
+        PackRaBitQ1FastScanLut(q.digits.data(), d_, sc->rabitq_table.data());
+    sc->block_values.resize(kBlockChunk);
+    uint16_t* values = sc->block_values.data();
+    const size_t n = list.ids.size();
+    const size_t block_bytes = Pq4BlockBytes(block_m_);
+    constexpr size_t kTail = RaBitQCodec::kFactorBytes;
+    for (size_t start = 0; start < n; start += kBlockChunk) {
+      const size_t m = std::min(kBlockChunk, n - start);
+      ScanPq4(list.codes.data() + start / kPq4BlockSize * block_bytes,
+              Pq4NumBlocks(m), block_m_, sc->rabitq_table.data(), values);
+      const int64_t* ids = list.ids.data() + start;
+      const uint8_t* factors = list.tails.data() + start * kTail;
+      for (size_t i = 0; i < m; ++i) {
+        const float distance =
+            RaBitQCodec::EstimateFromDot(
+                q, RaBitQCodec::ReadFactors(factors + i * kTail),
+                int32_t(values[i]) - negatives) +
+            lq.constant;
+        // The threshold before the filter's test, which may be a cache miss.
+        if (ids[i] < 0 || !(distance <= lq.top->threshold())) continue;
+        if (filter && !filter->Contains(ids[i])) continue;
+        lq.top->Push(distance, ids[i]);
+      }
+    }
+  }
+
   // v = R (q - m - c): the rotated query centred by the mean and, for
   // residual codes, by list l's centroid: always for L2 (the codes are
   // x - c), for IP when the codes hold <r, m + c> (list_centred()).
@@ -106,6 +174,8 @@ class RaBitQScanner final : public ListScanner {
 
   const RaBitQCodec& codec_;
   const int d_;
+  const int block_m_;    // sub-quantizers of 1-bit blocks; 0: packed codes
+  const int block_top_;  // the block table's digit bound
   std::vector<float> rotated_mean_;       // R m
   std::vector<float> rotated_centroids_;  // nlist x d: R c
 };
@@ -114,8 +184,8 @@ class RaBitQScanner final : public ListScanner {
 
 std::unique_ptr<ListScanner> MakeRaBitQScanner(const RaBitQCodec& codec,
                                                const float* centroids,
-                                               int nlist) {
-  return std::make_unique<RaBitQScanner>(codec, centroids, nlist);
+                                               int nlist, bool blocks) {
+  return std::make_unique<RaBitQScanner>(codec, centroids, nlist, blocks);
 }
 
 }  // namespace qvdb

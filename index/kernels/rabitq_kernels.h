@@ -65,4 +65,27 @@ void RaBitQDotBatch(const uint8_t* query_planes, int query_bits,
                     const uint8_t* codes, size_t n, size_t stride,
                     int code_bits, int nbytes, int32_t* out, SimdLevel level);
 
+// --- 1-bit codes in fast-scan blocks ---------------------------------------
+// A 1-bit code's sign plane read 4 bits at a time is a 4-bit PQ code of
+// M = 2 * ceil(d/8) sub-quantizers (sub-quantizer s: dimensions 4s..4s+3;
+// PqCodec's nibble order is the plane's bit order), so IVF keeps 1-bit lists
+// in pq4_fast_scan.h's 32-code blocks and scores them with its AVX2/AVX-512
+// table kernels. Table entry c of sub-quantizer s is
+//   sum_t bit_t(c) u_(4s+t) - sum_t min(0, u_(4s+t))   (0..4 top),
+// so a code's 16-bit kernel value is <c, u> + negatives: the same integer
+// RaBitQDotBatch returns, whenever nothing wraps (RaBitQ1FastScanFits).
+
+inline int RaBitQ1FastScanM(int d) { return 2 * ((d + 7) / 8); }
+
+// True when digits of magnitude <= top fit the 8-bit entries (4 top <= 255)
+// and every code's value the 16-bit sums (d top <= 65535).
+inline bool RaBitQ1FastScanFits(int d, int top) {
+  return top >= 1 && 4 * top <= 255 && int64_t(d) * top <= 65535;
+}
+
+// Writes the packed table (Pq4LutBytes(RaBitQ1FastScanM(d)) bytes) of d
+// signed digits (|u_j| <= top, RaBitQ1FastScanFits(d, top)) and returns
+// negatives = -sum_j min(0, u_j), which every kernel value exceeds <c, u> by.
+int32_t PackRaBitQ1FastScanLut(const int8_t* digits, int d, uint8_t* table);
+
 }  // namespace qvdb

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "index/kernels/guarded_bytes_for_test.h"
+#include "index/kernels/pq4_fast_scan.h"
 #include "index/kernels/rabitq_kernels_internal.h"
 #include "index/kernels/simd_level.h"
 
@@ -199,6 +200,65 @@ TEST(RaBitQKernelsDispatch, EveryLevelMatchesScalar) {
                    out.data(), level);
     EXPECT_EQ(out, ref) << SimdLevelName(level);
   }
+}
+
+// 1-bit codes in fast-scan blocks: at every level, each code's kernel value
+// minus the table's negatives is the definition's <c, u> (which the
+// popcount kernels also return), over awkward sizes, counts and digit
+// bounds up to the largest that fit.
+TEST(RaBitQ1FastScanTest, BlockValuesAreTheCodesDots) {
+  std::mt19937_64 rng(21);
+  for (int dim : {1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65, 127, 384, 768,
+                  1040, 2114}) {
+    const int nbytes = (dim + 7) / 8;
+    const int M = RaBitQ1FastScanM(dim);
+    ASSERT_EQ(Pq4CodeBytes(M), size_t(nbytes)) << dim;
+    for (int top : {1, 7, 31, 63}) {
+      if (!RaBitQ1FastScanFits(dim, top)) continue;
+      std::uniform_int_distribution<int> digit(-top, top);
+      std::vector<int8_t> digits(dim);
+      for (int8_t& u : digits) u = int8_t(digit(rng));
+      // The extremes: all -top, then all +top, where a dimension allows.
+      if (dim >= 2) digits[0] = int8_t(-top), digits[1] = int8_t(top);
+      std::vector<uint8_t> table(Pq4LutBytes(M), 0xAB);
+      const int32_t negatives =
+          PackRaBitQ1FastScanLut(digits.data(), dim, table.data());
+      for (size_t n : {size_t{1}, size_t{31}, size_t{32}, size_t{33},
+                       size_t{100}}) {
+        // Random planes, padding bits past dim included: they must not
+        // count (the codec writes zeros there, the table ignores them).
+        std::vector<uint8_t> codes(n * nbytes);
+        for (uint8_t& b : codes) b = uint8_t(rng());
+        if (n > 1) {  // all ones and all zeros
+          std::fill_n(codes.begin(), nbytes, uint8_t{0xff});
+          std::fill_n(codes.begin() + nbytes, nbytes, uint8_t{0});
+        }
+        std::vector<uint8_t> blocks(Pq4NumBlocks(n) * Pq4BlockBytes(M));
+        PackPq4Codes(codes.data(), n, M, blocks.data());
+        for (SimdLevel level :
+             {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+          std::vector<uint16_t> values(Pq4NumBlocks(n) * kPq4BlockSize);
+          ScanPq4(blocks.data(), Pq4NumBlocks(n), M, table.data(),
+                  values.data(), level);
+          for (size_t i = 0; i < n; ++i) {
+            ASSERT_EQ(int64_t(values[i]) - negatives,
+                      NaiveDot(codes.data() + i * nbytes, 1, nbytes, digits))
+                << SimdLevelName(level) << " dim=" << dim << " top=" << top
+                << " n=" << n << " code " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(RaBitQ1FastScanTest, FitsBoundsEntriesAndSums) {
+  EXPECT_TRUE(RaBitQ1FastScanFits(768, 31));
+  EXPECT_TRUE(RaBitQ1FastScanFits(2114, 31));
+  EXPECT_FALSE(RaBitQ1FastScanFits(2115, 31));  // 16-bit sums
+  EXPECT_TRUE(RaBitQ1FastScanFits(1040, 63));
+  EXPECT_FALSE(RaBitQ1FastScanFits(8, 64));  // 8-bit entries
+  EXPECT_FALSE(RaBitQ1FastScanFits(8, 0));
 }
 
 INSTANTIATE_TEST_SUITE_P(Levels, RaBitQKernelsTest,

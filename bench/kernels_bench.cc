@@ -1,12 +1,15 @@
 // Micro-benchmarks of the 4-bit PQ fast-scan kernels (pq4_fast_scan.h) and
-// of RaBitQ's bit-plane kernel (rabitq_kernels.h) at every SIMD level,
+// of RaBitQ's bit-plane kernel (rabitq_kernels.h) and its 1-bit codes in
+// fast-scan blocks at every SIMD level,
 // single-threaded. items_per_second is codes scored per second on one core
 // (query-code pairs for the multi-query variants); for RaBitQDot,
 // bytes_per_second counts the codes' bit planes (d/8 bytes per bit), not
-// the 12 bytes of factors each code also carries (and the kernel skips).
+// the 12 bytes of factors each code also carries (and the kernel skips);
+// for RaBitQ1Blocks, the sign planes in their blocks.
 //
 //   build/<dir>/bench/qvdb-kernels-bench --benchmark_filter=ScanPq4/
 //   build/<dir>/bench/qvdb-kernels-bench --benchmark_filter=RaBitQDot/
+//   build/<dir>/bench/qvdb-kernels-bench --benchmark_filter=RaBitQ1Blocks/
 //
 // Args: level (0 scalar, 1 avx2, 2 avx512), M, list size. The Faiss row is
 // Debian's libfaiss IndexPQFastScan end to end (LUT + scan + top-10); that
@@ -197,6 +200,36 @@ void BM_RaBitQDot(benchmark::State& state) {
                           code_bits * nbytes);
 }
 
+// Args: level, d, codes. 1-bit RaBitQ codes as IVF keeps them: sign planes
+// in 32-code fast-scan blocks (factors apart), scored by ScanPq4 through
+// the table of 6-bit query digits (rabitq_kernels.h).
+void BM_RaBitQ1Blocks(benchmark::State& state) {
+  SimdLevel level;
+  if (!LevelFromArg(state, &level)) return;
+  const int d = int(state.range(1));
+  const size_t n = size_t(state.range(2));
+  const int M = RaBitQ1FastScanM(d);
+  std::mt19937 rng(42);
+  std::vector<uint8_t> codes(n * Pq4CodeBytes(M));
+  for (uint8_t& c : codes) c = uint8_t(rng());
+  std::vector<uint8_t> blocks(Pq4NumBlocks(n) * Pq4BlockBytes(M));
+  PackPq4Codes(codes.data(), n, M, blocks.data());
+  std::vector<int8_t> digits(d);
+  for (int8_t& u : digits) u = int8_t(int(rng() % 63) - 31);
+  std::vector<uint8_t> table(Pq4LutBytes(M));
+  PackRaBitQ1FastScanLut(digits.data(), d, table.data());
+  std::vector<uint16_t> out(Pq4NumBlocks(n) * kPq4BlockSize);
+  for (auto _ : state) {
+    ScanPq4(blocks.data(), Pq4NumBlocks(n), M, table.data(), out.data(),
+            level);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(n));
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(n) *
+                          int64_t(Pq4CodeBytes(M)));
+}
+
 void RaBitQArgs(benchmark::internal::Benchmark* b) {
   for (int level : {0, 1, 2}) {
     for (int qb : {4, 6, 8}) b->Args({level, 768, 1, qb, 100000});
@@ -206,6 +239,10 @@ void RaBitQArgs(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_RaBitQDot)->Apply(RaBitQArgs);
+BENCHMARK(BM_RaBitQ1Blocks)
+    ->Args({0, 768, 100000})
+    ->Args({1, 768, 100000})
+    ->Args({2, 768, 100000});
 BENCHMARK(BM_ScanPq4)->Apply(LevelMSizeArgs);
 BENCHMARK(BM_ScanPq4Below)->Apply(LevelMSizeArgs);
 BENCHMARK(BM_ScanPq4Multi)->Apply(MultiArgs);

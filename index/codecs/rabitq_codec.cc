@@ -124,9 +124,11 @@ class RaBitQCodec::Distance final : public RaBitQQueryDistance {
                      c.plane_bytes_, dots, c.options_.level);
       for (size_t i = 0; i < m; ++i) {
         const uint8_t* code = chunk + i * cs;
-        out[start + i] = EstimateFromDot(q_, ReadFactors(code + at), dots[i]);
+        out[start + i] =
+            EstimateFromDot(q_.terms, ReadFactors(code + at), dots[i]);
         if (radius != nullptr) {
-          radius[start + i] = c.BoundRadius(code, q_.v_norm, q_.metric);
+          radius[start + i] =
+              c.BoundRadius(code, q_.terms.v_norm, q_.terms.metric);
         }
       }
     }
@@ -171,16 +173,17 @@ void RaBitQCodec::QuantizeRotatedQuery(const float* vr, float mean_dot,
     v_norm2 += double(vr[j]) * vr[j];
     max_abs = std::max(max_abs, std::fabs(vr[j]));
   }
-  q->metric = CodecMetric(metric);
-  q->constant = q->metric == Metric::kL2 ? float(v_norm2) : mean_dot;
-  q->v_norm = float(std::sqrt(v_norm2));
+  QueryTerms& terms = q->terms;
+  terms.metric = CodecMetric(metric);
+  terms.constant = terms.metric == Metric::kL2 ? float(v_norm2) : mean_dot;
+  terms.v_norm = float(std::sqrt(v_norm2));
   // Symmetric signed digits: |u| <= top, delta from the largest.
   const float inv = max_abs > 0 ? float(top) / max_abs : 0.0f;
   q->digits.resize(d);
   const int64_t sum = QuantizeRaBitQQuery(vr, d, inv, top, q->digits.data());
-  q->delta = max_abs > 0 ? max_abs / float(top) : 0.0f;
+  terms.delta = max_abs > 0 ? max_abs / float(top) : 0.0f;
   // <y, u> = <c, u> - (2^b - 1) / 2 * sum(u).
-  q->offset = float(double((1 << bits_) - 1) * 0.5 * double(sum));
+  terms.offset = float(double((1 << bits_) - 1) * 0.5 * double(sum));
 }
 
 RaBitQCodec::RaBitQCodec(int dim, int bits, const Options& options)

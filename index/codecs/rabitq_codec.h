@@ -152,15 +152,19 @@ class RaBitQCodec final : public Codec {
     return f;
   }
 
-  // A centred, rotated query quantized for asymmetric scoring: its digits
-  // u and what turns a code's integer <c, u> into a distance.
-  struct QuantizedQuery {
+  // What turns a code's integer <c, u> into a distance for one query (a
+  // plain struct: a scan copies it into locals).
+  struct QueryTerms {
     Metric metric = Metric::kL2;  // kL2 or kInnerProduct
-    std::vector<int8_t> digits;   // dim, |u_j| <= query_top()
     float delta = 0;              // query units per digit
     float offset = 0;             // (2^b - 1) / 2 * sum_j u_j
     float constant = 0;           // L2: ||v||^2; IP: <m, q>
     float v_norm = 0;             // ||v||
+  };
+  // A centred, rotated query quantized for asymmetric scoring.
+  struct QuantizedQuery {
+    std::vector<int8_t> digits;  // dim, |u_j| <= the top it was made with
+    QueryTerms terms;
   };
   // The largest digit magnitude: 2^(query_bits - 1) - 1.
   int query_top() const { return (1 << (query_bits_ - 1)) - 1; }
@@ -170,7 +174,7 @@ class RaBitQCodec final : public Codec {
   void QuantizeRotatedQuery(const float* v_rotated, float mean_dot,
                             Metric metric, int top, QuantizedQuery* q) const;
   // The estimated distance of a code with factors f and <c, u> = dot.
-  static float EstimateFromDot(const QuantizedQuery& q, const Factors& f,
+  static float EstimateFromDot(const QueryTerms& q, const Factors& f,
                                int32_t dot) {
     const float est = f.scale * q.delta * (float(dot) - q.offset);
     return q.metric == Metric::kL2 ? f.norm2 + q.constant - 2.0f * est

@@ -134,26 +134,35 @@ class RaBitQScanner final : public ListScanner {
     const int32_t negatives =
         PackRaBitQ1FastScanLut(q.digits.data(), d_, sc->rabitq_table.data());
     sc->block_values.resize(kBlockChunk);
-    uint16_t* values = sc->block_values.data();
+    sc->distances.resize(kBlockChunk);
+    // Locals: the stores to dist would otherwise reload them every code.
+    const RaBitQCodec::QueryTerms terms = q.terms;
+    const float constant = lq.constant;
+    const uint16_t* values = sc->block_values.data();
+    float* dist = sc->distances.data();
     const size_t n = list.ids.size();
     const size_t block_bytes = Pq4BlockBytes(block_m_);
     constexpr size_t kTail = RaBitQCodec::kFactorBytes;
     for (size_t start = 0; start < n; start += kBlockChunk) {
       const size_t m = std::min(kBlockChunk, n - start);
       ScanPq4(list.codes.data() + start / kPq4BlockSize * block_bytes,
-              Pq4NumBlocks(m), block_m_, sc->rabitq_table.data(), values);
-      const int64_t* ids = list.ids.data() + start;
+              Pq4NumBlocks(m), block_m_, sc->rabitq_table.data(),
+              sc->block_values.data());
+      // Every estimate first, a loop without branches, then the few that
+      // reach top-k.
       const uint8_t* factors = list.tails.data() + start * kTail;
       for (size_t i = 0; i < m; ++i) {
-        const float distance =
-            RaBitQCodec::EstimateFromDot(
-                q, RaBitQCodec::ReadFactors(factors + i * kTail),
-                int32_t(values[i]) - negatives) +
-            lq.constant;
+        dist[i] = RaBitQCodec::EstimateFromDot(
+                      terms, RaBitQCodec::ReadFactors(factors + i * kTail),
+                      int32_t(values[i]) - negatives) +
+                  constant;
+      }
+      const int64_t* ids = list.ids.data() + start;
+      for (size_t i = 0; i < m; ++i) {
         // The threshold before the filter's test, which may be a cache miss.
-        if (ids[i] < 0 || !(distance <= lq.top->threshold())) continue;
+        if (ids[i] < 0 || !(dist[i] <= lq.top->threshold())) continue;
         if (filter && !filter->Contains(ids[i])) continue;
-        lq.top->Push(distance, ids[i]);
+        lq.top->Push(dist[i], ids[i]);
       }
     }
   }

@@ -10,7 +10,6 @@
 #endif
 
 #include "index/kernels/kernel_dispatch.h"
-#include "index/kernels/pq4_fast_scan.h"
 #include "index/kernels/rabitq_kernels_internal.h"
 
 namespace qvdb {
@@ -53,9 +52,40 @@ void ScalarDot(const uint8_t* query_planes, int query_bits,
   }
 }
 
+// The 1-bit fast-scan table, entry by entry.
+int32_t ScalarPackFastScanLut(const int8_t* digits, int d, uint8_t* table) {
+  const int M = RaBitQ1FastScanM(d);
+  int32_t negatives = 0;
+  for (int s = 0; s < M; ++s) {
+    int u[4] = {};
+    int base = 0;  // the entry of code 0: this group's negatives
+    for (int t = 0; t < 4 && 4 * s + t < d; ++t) {
+      u[t] = digits[4 * s + t];
+      base -= std::min(u[t], 0);
+    }
+    negatives += base;
+    // Entry c adds digit t for each set bit t of c (0..4 top: a byte).
+    uint8_t e[16];
+    for (int c = 0; c < 16; ++c) {
+      e[c] = uint8_t(base + (c & 1 ? u[0] : 0) + (c & 2 ? u[1] : 0) +
+                     (c & 4 ? u[2] : 0) + (c & 8 ? u[3] : 0));
+    }
+    // Stored twice, as PackPq4Lut does: once per 128-bit lane.
+    uint8_t* dst = table + FastScanLutOffset(s);
+    std::memcpy(dst, e, 16);
+    std::memcpy(dst + 16, e, 16);
+  }
+  // Sub-quantizers past M in its group of 4 add nothing.
+  for (int s = M; s % 4 != 0; ++s) {
+    std::memset(table + FastScanLutOffset(s), 0, 32);
+  }
+  return negatives;
+}
+
 }  // namespace
 
-constexpr RaBitQKernels kScalarRaBitQKernels = {ScalarDot};
+constexpr RaBitQKernels kScalarRaBitQKernels = {ScalarDot,
+                                                ScalarPackFastScanLut};
 
 namespace {
 
@@ -165,30 +195,11 @@ void PackRaBitQQuery(const int8_t* digits, int d, int query_bits,
 #endif
 }
 
-int32_t PackRaBitQ1FastScanLut(const int8_t* digits, int d, uint8_t* table) {
-  const int M = RaBitQ1FastScanM(d);
-  int32_t negatives = 0;
-  for (int s = 0; s < M; ++s) {
-    int u[4] = {};
-    int base = 0;  // the entry of code 0: this group's negatives
-    for (int t = 0; t < 4 && 4 * s + t < d; ++t) {
-      u[t] = digits[4 * s + t];
-      base -= std::min(u[t], 0);
-    }
-    negatives += base;
-    // Entry c adds digit t for each set bit t of c (0..4 top: a byte).
-    uint8_t e[16];
-    for (int c = 0; c < 16; ++c) {
-      e[c] = uint8_t(base + (c & 1 ? u[0] : 0) + (c & 2 ? u[1] : 0) +
-                     (c & 4 ? u[2] : 0) + (c & 8 ? u[3] : 0));
-    }
-    // Stored twice, as PackPq4Lut does: once per 128-bit lane.
-    uint8_t* dst = table + Pq4LutOffset(s);
-    std::memcpy(dst, e, 16);
-    std::memcpy(dst + 16, e, 16);
-  }
-  ClearPq4LutPadding(M, table);
-  return negatives;
+int32_t PackRaBitQ1FastScanLut(const int8_t* digits, int d, uint8_t* table,
+                               SimdLevel level) {
+  if (d < 1) return 0;
+  return rabitq_internal::KernelsFor(level).pack_fast_scan_lut(digits, d,
+                                                               table);
 }
 
 void RaBitQDotBatch(const uint8_t* query_planes, int query_bits,

@@ -86,6 +86,9 @@ inline bool RaBitQ1FastScanFits(int d, int top) {
 // Writes the packed table (Pq4LutBytes(RaBitQ1FastScanM(d)) bytes) of d
 // signed digits (|u_j| <= top, RaBitQ1FastScanFits(d, top)) and returns
 // negatives = -sum_j min(0, u_j), which every kernel value exceeds <c, u> by.
-int32_t PackRaBitQ1FastScanLut(const int8_t* digits, int d, uint8_t* table);
+// IVF builds one per probed list: AVX2 builds an entry row in a few
+// shuffles. d < 1 writes nothing.
+int32_t PackRaBitQ1FastScanLut(const int8_t* digits, int d, uint8_t* table,
+                               SimdLevel level = ActiveSimdLevel());
 
 }  // namespace qvdb

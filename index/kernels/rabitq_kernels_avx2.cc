@@ -89,6 +89,48 @@ QVDB_RABITQ_DOT_ANY(Dot)
 
 }  // namespace
 
-extern const RaBitQKernels kAvx2RaBitQKernels = {DotAny};
+int32_t PackFastScanLutAvx2(const int8_t* digits, int d, uint8_t* table) {
+  const int M = 2 * ((d + 7) / 8);
+  const __m256i zero = _mm256_setzero_si256();
+  // Entry c of digit t takes byte 4 + t (a_t = max(u_t, 0)) of the word
+  // pair [b0 b1 b2 b3 a0 a1 a2 a3] when bit t of c is set, else byte t
+  // (b_t = max(-u_t, 0)): sum_t of those is <bits(c), u> + sum_t b_t, the
+  // entry. Both 128-bit lanes alike (the table stores each row twice).
+  auto pick = [](int t) {
+    alignas(32) int8_t idx[32];
+    for (int c = 0; c < 32; ++c) idx[c] = int8_t((c >> t) & 1 ? 4 + t : t);
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
+  };
+  const __m256i pick0 = pick(0), pick1 = pick(1), pick2 = pick(2),
+                pick3 = pick(3);
+  __m256i negatives = zero;  // 2 sum b per 64-bit lane (b is repeated)
+  for (int s = 0; s < M; ++s) {
+    // The group's 4 digits (zero past d) in every 32-bit lane.
+    uint32_t word = 0;
+    for (int t = 0; t < 4 && 4 * s + t < d; ++t) {
+      word |= uint32_t(uint8_t(digits[4 * s + t])) << (8 * t);
+    }
+    const __m256i u = _mm256_set1_epi32(int(word));
+    const __m256i a = _mm256_max_epi8(u, zero);
+    const __m256i b = _mm256_max_epi8(_mm256_sub_epi8(zero, u), zero);
+    const __m256i w = _mm256_unpacklo_epi32(b, a);
+    // Bytes wrap, but every entry's true value is 0..255.
+    const __m256i e = _mm256_add_epi8(
+        _mm256_add_epi8(_mm256_shuffle_epi8(w, pick0),
+                        _mm256_shuffle_epi8(w, pick1)),
+        _mm256_add_epi8(_mm256_shuffle_epi8(w, pick2),
+                        _mm256_shuffle_epi8(w, pick3)));
+    _mm256_storeu_si256(
+        reinterpret_cast<__m256i*>(table + FastScanLutOffset(s)), e);
+    negatives = _mm256_add_epi64(negatives, _mm256_sad_epu8(b, zero));
+  }
+  for (int s = M; s % 4 != 0; ++s) {
+    _mm256_storeu_si256(
+        reinterpret_cast<__m256i*>(table + FastScanLutOffset(s)), zero);
+  }
+  return int32_t(_mm256_extract_epi64(negatives, 0) / 2);
+}
+
+extern const RaBitQKernels kAvx2RaBitQKernels = {DotAny, PackFastScanLutAvx2};
 
 }  // namespace qvdb::rabitq_internal

@@ -75,6 +75,8 @@ QVDB_RABITQ_DOT_ANY(Dot)
 
 }  // namespace
 
-extern const RaBitQKernels kAvx512RaBitQKernels = {DotAny};
+// The table build has no wider form worth its code: one row is 32 bytes.
+extern const RaBitQKernels kAvx512RaBitQKernels = {DotAny,
+                                                   PackFastScanLutAvx2};
 
 }  // namespace qvdb::rabitq_internal

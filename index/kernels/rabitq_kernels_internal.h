@@ -14,6 +14,8 @@ struct RaBitQKernels {
   void (*dot)(const uint8_t* query_planes, int query_bits,
               const uint8_t* codes, size_t n, size_t stride, int code_bits,
               int nbytes, int32_t* out);
+  // PackRaBitQ1FastScanLut (arguments validated).
+  int32_t (*pack_fast_scan_lut)(const int8_t* digits, int d, uint8_t* table);
 };
 
 // Defines `void DotAny(...)` (RaBitQKernels::dot) in a per-ISA file that has
@@ -38,6 +40,16 @@ int64_t QuantizeRaBitQQueryScalar(const float* v, int d, float scale, int top,
                                   int8_t* digits);
 void PackRaBitQQueryScalar(const int8_t* digits, int d, int query_bits,
                            uint8_t* planes);
+
+// Where sub-quantizer s's two table copies start: Pq4LutOffset, spelled
+// out for the per-ISA files, which include nothing from outside (the
+// tests check they agree).
+constexpr size_t FastScanLutOffset(int s) {
+  return size_t(s >> 2) * 128 + (s & 1) * 64 + ((s >> 1) & 1) * 32;
+}
+
+// The AVX2 table build, which the AVX-512 kernel table shares.
+int32_t PackFastScanLutAvx2(const int8_t* digits, int d, uint8_t* table);
 
 extern const RaBitQKernels kScalarRaBitQKernels;
 // AVX2 (+ FMA + BMI2 flags of the family; uses only AVX2).

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <ostream>
 #include <random>
 #include <string>
@@ -249,6 +250,38 @@ TEST(RaBitQ1FastScanTest, BlockValuesAreTheCodesDots) {
         }
       }
     }
+  }
+}
+
+// Every level's table build writes the scalar one's bytes, padding rows
+// included, and the same negatives.
+TEST_P(RaBitQKernelsTest, FastScanTableEqualsScalar) {
+  const Variant& v = GetParam();
+  std::mt19937_64 rng(22);
+  for (int dim : {1, 3, 4, 5, 7, 8, 9, 16, 17, 33, 127, 384, 768, 2114}) {
+    for (int top : {1, 31, 63}) {
+      if (!RaBitQ1FastScanFits(dim, top)) continue;
+      std::uniform_int_distribution<int> digit(-top, top);
+      std::vector<int8_t> digits(dim);
+      for (int8_t& u : digits) u = int8_t(digit(rng));
+      const size_t bytes = Pq4LutBytes(RaBitQ1FastScanM(dim));
+      GuardedBytes got(bytes);
+      std::vector<uint8_t> want(bytes, 0xCD);
+      std::fill_n(got.data(), bytes, uint8_t{0xAB});
+      const int32_t got_negatives =
+          v.kernels->pack_fast_scan_lut(digits.data(), dim, got.data());
+      const int32_t want_negatives = ri::kScalarRaBitQKernels.pack_fast_scan_lut(
+          digits.data(), dim, want.data());
+      EXPECT_EQ(got_negatives, want_negatives) << v.name << " " << dim;
+      EXPECT_TRUE(std::equal(want.begin(), want.end(), got.data()))
+          << v.name << " dim=" << dim << " top=" << top;
+    }
+  }
+}
+
+TEST(RaBitQ1FastScanTest, TableOffsetsArePq4Offsets) {
+  for (int s = 0; s < 1024; ++s) {
+    ASSERT_EQ(ri::FastScanLutOffset(s), Pq4LutOffset(s)) << s;
   }
 }
 

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "index/codec.h"
@@ -72,9 +73,11 @@ struct ScanScratch {
         prime_order(kPrimeCodes) {}
 
   std::vector<float> distances;  // generic scanner
-  // PruneCandidates: the candidates' intervals, one code.
+  // PruneCandidates: the candidates' intervals, one code, the centred
+  // query's length per list.
   std::vector<float> cand_radius, cand_upper;
   std::vector<uint8_t> code;
+  std::vector<std::pair<int32_t, float>> list_norms;
   std::vector<float> lut;        // fast scanner: a table built from a query
   // RaBitQ scanner: a centred query quantized, its 1-bit block table, and a
   // chunk's kernel values.

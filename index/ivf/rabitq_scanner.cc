@@ -14,11 +14,13 @@
 // time, cannot match.
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "index/ivf/list_scanner.h"
 #include "index/kernels/pq4_fast_scan.h"
 #include "index/kernels/rabitq_kernels.h"
+#include "index/kernels/scalar_distance_kernels.h"
 
 namespace qvdb {
 namespace {
@@ -92,16 +94,29 @@ class RaBitQScanner final : public ListScanner {
     scratch->code.resize(codec_.code_size());
     std::vector<float>& v = scratch->lut;
     v.resize(d_);
+    // ||v|| depends on the candidate's list alone: once per list (a d-long
+    // sum per candidate was as costly as the scan at d = 768).
+    std::vector<std::pair<int32_t, float>>& norms = scratch->list_norms;
+    norms.clear();
     for (size_t i = 0; i < n; ++i) {
       size_t l = 0, pos = 0;
       // Every candidate was just scanned: it is in the lists.
       lists.Locate(ids[i], &l, &pos);
       lists.GetCode(l, pos, scratch->code.data());
-      CentredQuery(prep, int32_t(l), metric, v.data());
-      double v_norm2 = 0;
-      for (int j = 0; j < d_; ++j) v_norm2 += double(v[j]) * v[j];
-      radius[i] = codec_.BoundRadius(scratch->code.data(),
-                                     float(std::sqrt(v_norm2)), metric);
+      auto known = std::find_if(norms.begin(), norms.end(), [&](auto& e) {
+        return e.first == int32_t(l);
+      });
+      if (known == norms.end()) {
+        CentredQuery(prep, int32_t(l), metric, v.data());
+        float v_norm2 = 0;
+        FlatInnerProductBatch(v.data(),
+                              reinterpret_cast<const uint8_t*>(v.data()), 1,
+                              d_, &v_norm2, ActiveSimdLevel());
+        norms.emplace_back(int32_t(l), std::sqrt(std::max(0.0f, v_norm2)));
+        known = norms.end() - 1;
+      }
+      radius[i] = codec_.BoundRadius(scratch->code.data(), known->second,
+                                     metric);
       upper[i] = dist[i] + radius[i];
     }
     std::nth_element(upper.begin(), upper.begin() + (k - 1), upper.end());

@@ -249,6 +249,13 @@ void RaBitQCodec::Rotate(const float* x, size_t n, const float* centre,
   RotateRows(rotation_, dim(), x, n, centre, z);
 }
 
+void RaBitQCodec::RotateEach(const float* x, size_t n, float* z) const {
+  // Row i of R against every query: Rotate's kernel, R read once.
+  FlatInnerProductMulti(x, n,
+                        reinterpret_cast<const uint8_t*>(rotation_.data()),
+                        size_t(dim()), dim(), z, ActiveSimdLevel());
+}
+
 void RaBitQCodec::EncodeRotated(const float* z, float mean_ip,
                                 uint8_t* code) const {
   const int d = dim();

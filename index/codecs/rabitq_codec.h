@@ -130,6 +130,9 @@ class RaBitQCodec final : public Codec {
   bool list_centred() const { return list_centred_; }
   // z = R (x - centre) for n rows; centre may be null.
   void Rotate(const float* x, size_t n, const float* centre, float* z) const;
+  // z = R x for n rows, each bit for bit what Rotate(x_i, 1, nullptr)
+  // gives (for queries: their results must not depend on their batch).
+  void RotateEach(const float* x, size_t n, float* z) const;
   const std::vector<float>& mean() const { return mean_; }
   // <m, q>, the inner-product estimate's exact part (in double).
   float MeanDot(const float* q) const;

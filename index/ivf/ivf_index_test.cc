@@ -173,6 +173,8 @@ TEST(IvfIndexTest, BatchAndSingleQueriesAreIdenticalOnEveryPath) {
       {"PQ16x4fs", &sift},                     // flat: one table per query
       {"IVF8,PQ48x4fs", &minilm},              // inner product: per query
       {"IVF16,PQ16x8", &sift},                 // the generic scanner
+      {"IVF16,RaBitQ1", &sift},                // RaBitQ, 1-bit blocks
+      {"IVF8,RaBitQ2,Refine(Flat)", &minilm},  // RaBitQ packed, pruning
   };
   for (const auto& [spec, ds] : cases) {
     auto index = Build(spec, *ds, std::min<size_t>(ds->base.rows, 3000));

@@ -56,13 +56,15 @@ class RaBitQScanner final : public ListScanner {
   size_t prep_size() const override { return size_t(d_) + 1; }
   void PrepareQueries(const float* queries, size_t nq,
                       float* prep) const override {
+    // Each query's rotation as Rotate(x, 1) computes it (a SIMD kernel, not
+    // a batch product, so that a query's digits, and so its results, do not
+    // depend on its batch), the rotation's rows read once for all of them.
+    std::vector<float> rotated(nq * d_);
+    codec_.RotateEach(queries, nq, rotated.data());
     for (size_t q = 0; q < nq; ++q) {
-      // One query at a time (a SIMD kernel, not a batch product), so that a
-      // query's digits, and so its results, do not depend on its batch.
-      const float* x = queries + q * d_;
       float* p = prep + q * prep_size();
-      codec_.Rotate(x, 1, nullptr, p);
-      p[d_] = codec_.MeanDot(x);
+      std::copy_n(&rotated[q * d_], d_, p);
+      p[d_] = codec_.MeanDot(queries + q * d_);
     }
   }
   bool centres_residual_queries() const override { return true; }

@@ -51,6 +51,17 @@ void FlatL2Batch(const float* q, const uint8_t* codes, size_t n, int d,
 void FlatInnerProductBatch(const float* q, const uint8_t* codes, size_t n,
                            int d, float* out, SimdLevel level);
 
+// nq queries (rows of d floats) against the same n rows:
+// out[q * n + i] is what FlatL2Batch / FlatInnerProductBatch return for
+// query q, bit for bit. The rows are read in blocks that stay in cache while
+// every query scores them: one pass over rows larger than the cache (IVF
+// centroids, RaBitQ's rotation) instead of one per query.
+void FlatL2Multi(const float* queries, size_t nq, const uint8_t* codes,
+                 size_t n, int d, float* out, SimdLevel level);
+void FlatInnerProductMulti(const float* queries, size_t nq,
+                           const uint8_t* codes, size_t n, int d, float* out,
+                           SimdLevel level);
+
 // ---- FP16: codes of d finite binary16 (Fp16L2Distance, Fp16InnerProduct) --
 
 void Fp16L2Batch(const float* q, const uint8_t* codes, size_t n, int d,

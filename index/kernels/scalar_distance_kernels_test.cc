@@ -459,6 +459,41 @@ TEST(ScalarDistanceKernelsDispatchTest, EmptyAndZeroDimensionalInputs) {
   }
 }
 
+// Several queries over blocks of rows give each query's one-call results bit
+// for bit, across block edges (up to 4,096 rows of 12 floats: several
+// blocks) and the kernels' groups of 4 rows.
+TEST(ScalarDistanceKernelsDispatchTest, MultiQueryEqualsOneCallPerQuery) {
+  std::mt19937 rng(31);
+  std::normal_distribution<float> value;
+  for (int d : {1, 7, 12, 768}) {
+    for (size_t n : {size_t{1}, size_t{3}, size_t{17}, size_t{1000},
+                     size_t{4097}}) {
+      if (size_t(d) * n > 1000000) continue;
+      const size_t nq = 5;
+      std::vector<float> rows(n * d), queries(nq * d);
+      for (float& x : rows) x = value(rng);
+      for (float& x : queries) x = value(rng);
+      const auto* codes = reinterpret_cast<const uint8_t*>(rows.data());
+      for (SimdLevel level :
+           {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+        std::vector<float> l2(nq * n), ip(nq * n), one(n);
+        FlatL2Multi(queries.data(), nq, codes, n, d, l2.data(), level);
+        FlatInnerProductMulti(queries.data(), nq, codes, n, d, ip.data(),
+                              level);
+        for (size_t q = 0; q < nq; ++q) {
+          FlatL2Batch(&queries[q * d], codes, n, d, one.data(), level);
+          ASSERT_TRUE(std::equal(one.begin(), one.end(), &l2[q * n]))
+              << SimdLevelName(level) << " d=" << d << " n=" << n;
+          FlatInnerProductBatch(&queries[q * d], codes, n, d, one.data(),
+                                level);
+          ASSERT_TRUE(std::equal(one.begin(), one.end(), &ip[q * n]))
+              << SimdLevelName(level) << " d=" << d << " n=" << n;
+        }
+      }
+    }
+  }
+}
+
 // Scales the codec never writes are scored on the scalar level, correctly.
 TEST(ScalarDistanceKernelsDispatchTest, Fp8ScalesOutsideTheCodecRangeWork) {
   std::vector<float> table(256);

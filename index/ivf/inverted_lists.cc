@@ -16,7 +16,8 @@ InvertedLists::InvertedLists(size_t nlist, size_t code_size,
                      ? code_size - Pq4CodeBytes(pq4_m)
                      : 0),
       lists_(nlist) {
-  assert(layout != ListLayout::kPq4Blocks || code_size >= Pq4CodeBytes(pq4_m));
+  assert(layout != ListLayout::kPq4Blocks ||
+         (code_size >= Pq4CodeBytes(pq4_m) && tail_size_ % 4 == 0));
 }
 
 InvertedLists::Location* InvertedLists::Slot(int64_t id) {
@@ -116,9 +117,19 @@ bool InvertedLists::LiveIdRange(int64_t* first, int64_t* last) const {
 // Called before the id is pushed: list->ids.size() is the code's position.
 void InvertedLists::AppendCode(InvertedList* list, const uint8_t* code) {
   if (layout_ == ListLayout::kPq4Blocks) {
-    AppendPq4Codes(code, 1, pq4_m_, list->ids.size(), &list->codes);
-    const uint8_t* tail = code + (code_size_ - tail_size_);
-    list->tails.insert(list->tails.end(), tail, tail + tail_size_);
+    const size_t pos = list->ids.size();
+    AppendPq4Codes(code, 1, pq4_m_, pos, &list->codes);
+    if (tail_size_ > 0) {
+      // A new block's rows of words, then this code's word in each.
+      if (pos % kPq4BlockSize == 0) {
+        list->tails.resize(list->tails.size() + kPq4BlockSize * tail_size_);
+      }
+      const uint8_t* tail = code + (code_size_ - tail_size_);
+      for (size_t w = 0; w < tail_size_ / 4; ++w) {
+        std::memcpy(list->tails.data() + TailOffset(tail_size_, pos, w),
+                    tail + 4 * w, 4);
+      }
+    }
   } else {
     list->codes.insert(list->codes.end(), code, code + code_size_);
   }
@@ -128,9 +139,10 @@ void InvertedLists::ReadCode(const InvertedList& list, size_t pos,
                              uint8_t* code) const {
   if (layout_ == ListLayout::kPq4Blocks) {
     GetPq4Code(list.codes.data(), pq4_m_, pos, code);
-    if (tail_size_ > 0) {
-      std::memcpy(code + (code_size_ - tail_size_),
-                  list.tails.data() + pos * tail_size_, tail_size_);
+    uint8_t* tail = code + (code_size_ - tail_size_);
+    for (size_t w = 0; w < tail_size_ / 4; ++w) {
+      std::memcpy(tail + 4 * w,
+                  list.tails.data() + TailOffset(tail_size_, pos, w), 4);
     }
   } else {
     std::memcpy(code, list.codes.data() + pos * code_size_, code_size_);

@@ -6,8 +6,9 @@
 // the other, or (ListLayout::kPq4Blocks) in the 32-code interleaved blocks
 // the 4-bit fast-scan kernels read (pq4_fast_scan.h). In blocks, a code
 // longer than its 4-bit part (Pq4CodeBytes(pq4_m) bytes: a 1-bit RaBitQ
-// code's sign plane) keeps the rest (its factors) in the list's `tails`, in
-// code order; GetCode joins them again.
+// code's sign plane) keeps the rest, 32-bit words (its factors), in the
+// list's `tails`, a block's words side by side (TailWords); GetCode joins
+// them again.
 //
 // Ids are internal ids the collection engine hands out in increasing order
 // and never reuses, so the id -> position map is a plain vector over the
@@ -48,13 +49,22 @@ void CoverId(V* v, int64_t* base, int64_t id, size_t stride) {
 struct InvertedList {
   std::vector<int64_t> ids;    // -1: removed
   std::vector<uint8_t> codes;  // packed codes, or pq4 blocks
-  std::vector<uint8_t> tails;  // pq4 blocks only: tail_size() bytes a code
+  // pq4 blocks only: for each block of 32 codes, tail_size() / 4 rows of
+  // 32 words, row w holding word w of each code, so that a scan reads one
+  // factor of a block's codes as one array.
+  std::vector<uint8_t> tails;
 };
+
+// Where word w of the tail of the code at position pos lies in `tails`
+// (tail_size bytes a code).
+inline size_t TailOffset(size_t tail_size, size_t pos, size_t w) {
+  return ((pos / 32) * (tail_size / 4) + w) * 32 * 4 + (pos % 32) * 4;
+}
 
 class InvertedLists {
  public:
   // pq4_m: sub-quantizers when the layout is kPq4Blocks; code_size >=
-  // Pq4CodeBytes(pq4_m) then.
+  // Pq4CodeBytes(pq4_m) then, the difference a multiple of 4 bytes.
   InvertedLists(size_t nlist, size_t code_size, ListLayout layout,
                 int pq4_m = 0);
 

@@ -14,6 +14,7 @@
 // time, cannot match.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -165,14 +166,27 @@ class RaBitQScanner final : public ListScanner {
       ScanPq4(list.codes.data() + start / kPq4BlockSize * block_bytes,
               Pq4NumBlocks(m), block_m_, sc->rabitq_table.data(),
               sc->block_values.data());
-      // Every estimate first, a loop without branches, then the few that
+      // Every estimate first, a loop without branches over each block's
+      // rows of factors (which the compiler vectorizes), then the few that
       // reach top-k.
-      const uint8_t* factors = list.tails.data() + start * kTail;
-      for (size_t i = 0; i < m; ++i) {
-        dist[i] = RaBitQCodec::EstimateFromDot(
-                      terms, RaBitQCodec::ReadFactors(factors + i * kTail),
-                      int32_t(values[i]) - negatives) +
-                  constant;
+      for (size_t b = 0; b * kPq4BlockSize < m; ++b) {
+        const size_t at = start + b * kPq4BlockSize;
+        float norm2[kPq4BlockSize], scale[kPq4BlockSize],
+            mean_ip[kPq4BlockSize];
+        std::memcpy(norm2, list.tails.data() + TailOffset(kTail, at, 0),
+                    sizeof(norm2));
+        std::memcpy(scale, list.tails.data() + TailOffset(kTail, at, 1),
+                    sizeof(scale));
+        std::memcpy(mean_ip, list.tails.data() + TailOffset(kTail, at, 2),
+                    sizeof(mean_ip));
+        const uint16_t* v = values + b * kPq4BlockSize;
+        float* out = dist + b * kPq4BlockSize;
+        for (int j = 0; j < kPq4BlockSize; ++j) {
+          out[j] = RaBitQCodec::EstimateFromDot(
+                       terms, {norm2[j], scale[j], mean_ip[j]},
+                       int32_t(v[j]) - negatives) +
+                   constant;
+        }
       }
       const int64_t* ids = list.ids.data() + start;
       for (size_t i = 0; i < m; ++i) {

@@ -79,7 +79,7 @@ class RaBitQScanner final : public ListScanner {
       const ListQuery& lq = queries[q];
       CentredQuery(lq.prep, lq.list, metric, v.data());
       if (block_m_ > 0) {
-        ScoreBlocks(list, lq, metric, filter, scratch);
+        ScoreBlocks(list, v.data(), lq, metric, filter, scratch);
         continue;
       }
       auto qd = codec_.MakeRotatedQueryDistance(v.data(), lq.prep[d_], metric);
@@ -140,14 +140,13 @@ class RaBitQScanner final : public ListScanner {
   static constexpr size_t kBlockChunk = 256;
   static_assert(kBlockChunk % kPq4BlockSize == 0);
 
-  // ScoreList for a list of 1-bit codes in blocks, the centred rotated
-  // query in scratch->lut.
-  void ScoreBlocks(const InvertedList& list, const ListQuery& lq,
-                   Metric metric, const IdFilter* filter,
+  // ScoreList for a list of 1-bit codes in blocks; v: the centred, rotated
+  // query (CentredQuery).
+  void ScoreBlocks(const InvertedList& list, const float* v,
+                   const ListQuery& lq, Metric metric, const IdFilter* filter,
                    ScanScratch* sc) const {
     RaBitQCodec::QuantizedQuery& q = sc->rabitq_query;
-    codec_.QuantizeRotatedQuery(sc->lut.data(), lq.prep[d_], metric,
-                                block_top_, &q);
+    codec_.QuantizeRotatedQuery(v, lq.prep[d_], metric, block_top_, &q);
     sc->rabitq_table.resize(Pq4LutBytes(block_m_));
     const int32_t negatives =
         PackRaBitQ1FastScanLut(q.digits.data(), d_, sc->rabitq_table.data());
@@ -179,12 +178,12 @@ class RaBitQScanner final : public ListScanner {
                     sizeof(scale));
         std::memcpy(mean_ip, list.tails.data() + TailOffset(kTail, at, 2),
                     sizeof(mean_ip));
-        const uint16_t* v = values + b * kPq4BlockSize;
+        const uint16_t* value = values + b * kPq4BlockSize;
         float* out = dist + b * kPq4BlockSize;
         for (int j = 0; j < kPq4BlockSize; ++j) {
           out[j] = RaBitQCodec::EstimateFromDot(
                        terms, {norm2[j], scale[j], mean_ip[j]},
-                       int32_t(v[j]) - negatives) +
+                       int32_t(value[j]) - negatives) +
                    constant;
         }
       }

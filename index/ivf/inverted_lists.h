@@ -7,7 +7,7 @@
 // the 4-bit fast-scan kernels read (pq4_fast_scan.h). In blocks, a code
 // longer than its 4-bit part (Pq4CodeBytes(pq4_m) bytes: a 1-bit RaBitQ
 // code's sign plane) keeps the rest, 32-bit words (its factors), in the
-// list's `tails`, a block's words side by side (TailWords); GetCode joins
+// list's `tails`, a block's words side by side (TailOffset); GetCode joins
 // them again.
 //
 // Ids are internal ids the collection engine hands out in increasing order
@@ -23,6 +23,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <vector>
+
+#include "index/kernels/pq4_fast_scan.h"
 
 namespace qvdb {
 
@@ -49,16 +51,18 @@ void CoverId(V* v, int64_t* base, int64_t id, size_t stride) {
 struct InvertedList {
   std::vector<int64_t> ids;    // -1: removed
   std::vector<uint8_t> codes;  // packed codes, or pq4 blocks
-  // pq4 blocks only: for each block of 32 codes, tail_size() / 4 rows of
-  // 32 words, row w holding word w of each code, so that a scan reads one
-  // factor of a block's codes as one array.
+  // pq4 blocks only: for each block of 32 codes, one row of 32 words per
+  // 4 bytes of a code's tail, row w holding word w of each code, so that a
+  // scan reads one factor of a block's codes as one array.
   std::vector<uint8_t> tails;
 };
 
 // Where word w of the tail of the code at position pos lies in `tails`
 // (tail_size bytes a code).
 inline size_t TailOffset(size_t tail_size, size_t pos, size_t w) {
-  return ((pos / 32) * (tail_size / 4) + w) * 32 * 4 + (pos % 32) * 4;
+  constexpr size_t kBlock = kPq4BlockSize;
+  return ((pos / kBlock) * (tail_size / 4) + w) * kBlock * 4 +
+         (pos % kBlock) * 4;
 }
 
 class InvertedLists {
@@ -72,8 +76,6 @@ class InvertedLists {
   size_t code_size() const { return code_size_; }
   ListLayout layout() const { return layout_; }
   int pq4_m() const { return pq4_m_; }
-  // Bytes of a code kept beside the blocks (0 for packed codes).
-  size_t tail_size() const { return tail_size_; }
   const InvertedList& list(size_t l) const { return lists_[l]; }
   // Live (not removed) vectors.
   size_t size() const { return live_; }
@@ -113,7 +115,7 @@ class InvertedLists {
   const size_t code_size_;
   const ListLayout layout_;
   const int pq4_m_;
-  const size_t tail_size_;
+  const size_t tail_size_;  // bytes of a code kept beside the blocks
   std::vector<InvertedList> lists_;
   Location* Slot(int64_t id);
   const Location* Slot(int64_t id) const;

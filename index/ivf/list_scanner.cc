@@ -115,13 +115,10 @@ class Pq4FastScanner final : public ListScanner {
 
   static void Push(const Query& q, const int64_t* ids, uint32_t pos,
                    uint16_t value, const IdFilter* filter) {
-    const int64_t id = ids[pos];
-    const float distance = q.base + float(value) * q.inv_scale;
-    // The threshold first: it has tightened since the kernel's, and a
-    // filter's test may be a cache miss (a column value per candidate).
-    if (id < 0 || !(distance <= q.top->threshold())) return;
-    if (filter && !filter->Contains(id)) return;
-    q.top->Push(distance, id);
+    // PushCandidate tests top-k's threshold again: it has tightened since
+    // the kernel's.
+    PushCandidate(q.top, filter, ids[pos],
+                  q.base + float(value) * q.inv_scale);
   }
 
   // Fills a query's top-k, which holds fewer than k candidates, from the

@@ -123,6 +123,17 @@ class ListScanner {
   }
 };
 
+// Offers one scanned code to top: skipped when removed (id -1), when its
+// distance cannot enter, or when the filter excludes it. The threshold
+// first: a filter's test may be a cache miss (a column value per
+// candidate).
+inline void PushCandidate(TopK* top, const IdFilter* filter, int64_t id,
+                          float distance) {
+  if (id < 0 || !(distance <= top->threshold())) return;
+  if (filter && !filter->Contains(id)) return;
+  top->Push(distance, id);
+}
+
 // Scores every code of `list` with qd (codes of code_size bytes) in chunks
 // and pushes them, plus lq.constant, to lq.top, skipping removed slots and
 // filtered ids; scratch->distances holds a chunk.
@@ -137,12 +148,7 @@ inline void ScoreList(const QueryDistance& qd, const InvertedList& list,
     const size_t m = std::min(kChunk, n - start);
     qd.Distances(list.codes.data() + start * code_size, m, dist.data());
     for (size_t i = 0; i < m; ++i) {
-      const int64_t id = list.ids[start + i];
-      const float distance = dist[i] + lq.constant;
-      // The threshold before the filter's test, which may be a cache miss.
-      if (id < 0 || !(distance <= lq.top->threshold())) continue;
-      if (filter && !filter->Contains(id)) continue;
-      lq.top->Push(distance, id);
+      PushCandidate(lq.top, filter, list.ids[start + i], dist[i] + lq.constant);
     }
   }
 }

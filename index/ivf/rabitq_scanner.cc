@@ -187,12 +187,8 @@ class RaBitQScanner final : public ListScanner {
                    constant;
         }
       }
-      const int64_t* ids = list.ids.data() + start;
       for (size_t i = 0; i < m; ++i) {
-        // The threshold before the filter's test, which may be a cache miss.
-        if (ids[i] < 0 || !(dist[i] <= lq.top->threshold())) continue;
-        if (filter && !filter->Contains(ids[i])) continue;
-        lq.top->Push(dist[i], ids[i]);
+        PushCandidate(lq.top, filter, list.ids[start + i], dist[i]);
       }
     }
   }

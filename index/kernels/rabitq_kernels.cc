@@ -10,6 +10,7 @@
 #endif
 
 #include "index/kernels/kernel_dispatch.h"
+#include "index/kernels/pq4_fast_scan.h"
 #include "index/kernels/rabitq_kernels_internal.h"
 
 namespace qvdb {
@@ -71,14 +72,11 @@ int32_t ScalarPackFastScanLut(const int8_t* digits, int d, uint8_t* table) {
                      (c & 4 ? u[2] : 0) + (c & 8 ? u[3] : 0));
     }
     // Stored twice, as PackPq4Lut does: once per 128-bit lane.
-    uint8_t* dst = table + FastScanLutOffset(s);
+    uint8_t* dst = table + Pq4LutOffset(s);
     std::memcpy(dst, e, 16);
     std::memcpy(dst + 16, e, 16);
   }
-  // Sub-quantizers past M in its group of 4 add nothing.
-  for (int s = M; s % 4 != 0; ++s) {
-    std::memset(table + FastScanLutOffset(s), 0, 32);
-  }
+  ClearPq4LutPadding(M, table);
   return negatives;
 }
 

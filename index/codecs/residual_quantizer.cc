@@ -293,11 +293,11 @@ float RqCodec::StoredNorm(const uint8_t* code) const {
 
 absl::Status RqCodec::DoEncode(const float* x, size_t n, uint8_t* codes) const {
   for (size_t i = 0; i < n * size_t(dim()); ++i) {
-    if (std::fabs(x[i]) > kMaxValue) {
+    if (std::fabs(x[i]) > kMaxCodedValue) {
       return absl::InvalidArgumentError(fmt::format(
           "{} codes values within +-{:g}; row {} holds {:g}: scale the "
           "vectors down",
-          spec(), kMaxValue, i / size_t(dim()), x[i]));
+          spec(), kMaxCodedValue, i / size_t(dim()), x[i]));
     }
   }
   std::vector<uint8_t> packed(std::min(n, kEncodeBatch) * packed_size_);
@@ -378,17 +378,17 @@ absl::Status RqCodec::LoadState(ByteReader* r) {
   float lo = 0.0f, hi = 0.0f;
   RETURN_IF_ERROR(r->Get(&lo));
   RETURN_IF_ERROR(r->Get(&hi));
-  // Finite is not enough (kMaxValue). Training never makes a codeword
+  // Finite is not enough (kMaxCodedValue). Training never makes a codeword
   // anywhere near the bound.
   const bool bounded = std::all_of(
       codebooks.begin(), codebooks.end(), [&](float v) {
-        return std::isfinite(v) && std::fabs(v) <= kMaxValue;
+        return std::isfinite(v) && std::fabs(v) <= kMaxCodedValue;
       });
   if (!bounded || !std::isfinite(lo) || !std::isfinite(hi) || lo > hi) {
     return absl::DataLossError(fmt::format(
         "{} model has non-finite or out-of-range codebooks (beyond +-{:g}) or "
         "a bad norm range [{}, {}]; the model bytes are corrupt",
-        spec(), kMaxValue, lo, hi));
+        spec(), kMaxCodedValue, lo, hi));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<faiss::ResidualQuantizer> rq,
                    MakeFaissRq(codebooks));

@@ -57,9 +57,8 @@ class RqCodec final : public Codec {
   // Beam width for encoding: wider is slower and slightly more accurate
   // (Faiss's default is 5). Training runs greedily (residual_quantizer.cc).
   static constexpr int kBeamSize = 4;
-  // The largest magnitude of a codeword or of an encoded value (codec.h):
-  // Encode refuses larger inputs; LoadState, larger codewords.
-  static constexpr float kMaxValue = kMaxCodedValue;
+  // Encode refuses inputs beyond kMaxCodedValue (codec.h); LoadState,
+  // larger codewords.
 
   // InvalidArgument unless dim > 0, m > 0 and 1 <= nbits <= 16.
   static absl::StatusOr<std::unique_ptr<RqCodec>> Create(int dim, int m,

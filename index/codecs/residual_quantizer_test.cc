@@ -376,7 +376,7 @@ TEST_F(RqCodecTest, EncodeRejectsValuesBeyondTheBound) {
   const absl::Status st = rq().Encode(x.data(), 2, codes.data());
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
   EXPECT_NE(std::string(st.message()).find("row 1"), std::string::npos) << st;
-  x[kDim + 3] = RqCodec::kMaxValue;
+  x[kDim + 3] = kMaxCodedValue;
   EXPECT_TRUE(rq().Encode(x.data(), 2, codes.data()).ok());
 }
 

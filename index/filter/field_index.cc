@@ -82,6 +82,21 @@ Roaring SelectFrom(const NumericColumn<T>& column, const FilterExpr& expr) {
   return expr.op == FilterExpr::Op::kNe ? column.present() - out : out;
 }
 
+// The rows of a numeric `=`, `<`, ..., or `in` (not `!=` or `not in`) into
+// a dense set, as the column yields them.
+template <typename T>
+void AddNumbers(const NumericColumn<T>& column, const FilterExpr& expr,
+                RowSet* out) {
+  auto add = [out](uint32_t row) { out->Add(row); };
+  if (expr.kind == FilterExpr::Kind::kIn) {
+    for (const FieldValue& v : expr.values) {
+      column.ForEachIn(RangeOf(FilterExpr::Op::kEq, std::get<T>(v)), add);
+    }
+    return;
+  }
+  column.ForEachIn(RangeOf(expr.op, std::get<T>(expr.values[0])), add);
+}
+
 template <typename T>
 void Put(std::vector<T>& column, uint32_t row, T value, T fill) {
   if (column.size() <= row) {
@@ -333,6 +348,42 @@ Roaring FieldIndex::Evaluate(const FilterExpr& expr) const {
     default:
       return Leaf(expr);
   }
+}
+
+RowSet FieldIndex::EvaluateDense(const FilterExpr& expr) const {
+  return Dense(expr, live_.isEmpty() ? 0 : size_t(live_.maximum()) + 1);
+}
+
+RowSet FieldIndex::Dense(const FilterExpr& expr, size_t rows) const {
+  using Kind = FilterExpr::Kind;
+  if (expr.kind == Kind::kAnd) {
+    RowSet out = Dense(expr.children[0], rows);
+    for (size_t i = 1; i < expr.children.size(); ++i) {
+      out.IntersectWith(Dense(expr.children[i], rows));
+    }
+    return out;
+  }
+  RowSet out = RowSet::Dense(rows);
+  if (expr.kind == Kind::kOr) {
+    for (const FilterExpr& c : expr.children) out.UniteWith(Dense(c, rows));
+    return out;
+  }
+  const bool numeric_select =
+      (expr.kind == Kind::kCompare && expr.op != FilterExpr::Op::kNe) ||
+      (expr.kind == Kind::kIn && !expr.negated_in);
+  if (numeric_select &&
+      !IsKeywordLike(schema_.fields()[size_t(expr.field)].type)) {
+    const PerField& f = fields_[size_t(expr.field)];
+    if (IsIntegral(schema_.fields()[size_t(expr.field)].type)) {
+      AddNumbers(f.ints, expr, &out);
+    } else {
+      AddNumbers(f.doubles, expr, &out);
+    }
+    return out;
+  }
+  // Keyword lookups and complements: their Roaring, copied in.
+  out.UniteWith(Evaluate(expr));
+  return out;
 }
 
 uint64_t FieldIndex::Estimate(const FilterExpr& expr) const {

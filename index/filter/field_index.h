@@ -40,6 +40,7 @@
 #include "absl/status/statusor.h"
 #include "index/filter/filter_expr.h"
 #include "index/filter/numeric_column.h"
+#include "index/filter/row_set.h"
 #include "index/search/id_filter.h"
 #include "roaring/roaring.hh"
 
@@ -72,6 +73,11 @@ class FieldIndex {
 
   // The live rows that pass `expr`.
   Roaring Evaluate(const FilterExpr& expr) const;
+  // The same rows as a dense RowSet, for a search's per-candidate test:
+  // numeric ranges set their rows' bits as the ordered index yields them,
+  // where a Roaring needs them sorted first (at 10,000 rows the sort and
+  // the Roaring cost more than the scan they filter).
+  RowSet EvaluateDense(const FilterExpr& expr) const;
   // About how many live rows pass `expr`, without building the set: exact
   // for one keyword value, a numeric range (up to stale pairs) or exists;
   // and/or/not combine their parts as if independent. Costs a few lookups,
@@ -118,6 +124,8 @@ class FieldIndex {
   absl::StatusOr<const FieldSpec*> LoadTarget(size_t field,
                                               bool numeric) const;
   Roaring Leaf(const FilterExpr& expr) const;
+  // EvaluateDense's work, every set over rows [0, rows).
+  RowSet Dense(const FilterExpr& expr, size_t rows) const;
   // Prepare's work, in place.
   void FillDictIds(FilterExpr* expr) const;
 
@@ -141,34 +149,6 @@ class FieldPredicateFilter final : public IdFilter {
  private:
   const FieldIndex& index_;
   const FilterExpr expr_;  // prepared
-};
-
-// An IdFilter over a Roaring set, for the search paths' per-candidate test.
-// A scan tests every candidate it meets (hundreds of thousands when a filter
-// raises nprobe), and a Roaring lookup costs 50-100 ns; so when the ids
-// are not too sparse it copies them into a dense bit per id (one load a
-// test): at most 16 words per id, i.e. 128 KB for any set over 1M rows.
-class RoaringIdFilter final : public IdFilter {
- public:
-  explicit RoaringIdFilter(Roaring ids) : ids_(std::move(ids)) {
-    if (ids_.isEmpty()) return;
-    const size_t words = size_t(ids_.maximum()) / 64 + 1;
-    if (words <= 16 * ids_.cardinality()) {
-      bits_.assign(words, 0);
-      for (uint32_t id : ids_) bits_[id / 64] |= uint64_t{1} << (id % 64);
-    }
-  }
-  bool Contains(int64_t id) const override {
-    if (id < 0 || id > int64_t{UINT32_MAX}) return false;
-    if (bits_.empty()) return ids_.contains(uint32_t(id));
-    const size_t word = size_t(id) / 64;
-    return word < bits_.size() && (bits_[word] >> (id % 64)) & 1;
-  }
-  const Roaring& ids() const { return ids_; }
-
- private:
-  Roaring ids_;
-  std::vector<uint64_t> bits_;  // empty: the ids are sparse, ask ids_
 };
 
 }  // namespace qvdb

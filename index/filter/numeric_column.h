@@ -107,51 +107,38 @@ class NumericColumn {
   // The rows whose value lies in `range`. The ordered index when the range
   // holds few pairs, else one pass over the column.
   Roaring Select(const Range& range) const {
-    auto [begin, end] = Bounds(range);
-    const size_t in_range = size_t(end - begin) + tail_.size();
-    if (in_range * kOrderedCostPerRow > values_.size()) {
-      return SelectByScan(range);
-    }
-    return SelectByOrder(range);
+    return ByOrder(range) ? SelectByOrder(range) : SelectByScan(range);
   }
   // Both paths, for tests: each must give the same rows.
   Roaring SelectByScan(const Range& range) const {
     std::vector<uint32_t> hits;
-    for (size_t row = 0; row < values_.size(); ++row) {
-      if (range.Contains(values_[row])) hits.push_back(uint32_t(row));
-    }
+    VisitByScan(range, [&](uint32_t row) { hits.push_back(row); });
     Roaring out;
     out.addMany(hits.size(), hits.data());  // ascending: the fast path
-    out &= present_;  // drops the stale values of rows without one
     return out;
   }
   Roaring SelectByOrder(const Range& range) const {
     auto [begin, end] = Bounds(range);
     std::vector<uint32_t> hits;
     hits.reserve(size_t(end - begin));
-    // A pair is current if its row still holds this value: true of every
-    // merged pair whose row no write touched since the merge, so only the
-    // touched rows' pairs (and the tail's) need the check.
-    auto current = [&](const Entry& e) {
-      return values_[e.row] == e.value && present_.contains(e.row);
-    };
-    if (stale_rows_.isEmpty()) {
-      for (auto it = begin; it != end; ++it) hits.push_back(it->row);
-    } else {
-      for (auto it = begin; it != end; ++it) {
-        if (!stale_rows_.contains(it->row) || current(*it)) {
-          hits.push_back(it->row);
-        }
-      }
-    }
-    for (const Entry& e : tail_) {
-      if (range.Contains(e.value) && current(e)) hits.push_back(e.row);
-    }
+    VisitByOrder(range, [&](uint32_t row) { hits.push_back(row); });
     SortRows(&hits);
     hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
     Roaring out;
     out.addMany(hits.size(), hits.data());
     return out;
+  }
+  // Calls visit(row) for each row whose value lies in `range`, as Select
+  // chooses: in value order (a row may come twice) when the range holds
+  // few pairs, else ascending from one pass over the column. No sort: for
+  // a set that takes the rows in any order (a dense bitmap).
+  template <typename Visit>
+  void ForEachIn(const Range& range, Visit&& visit) const {
+    if (ByOrder(range)) {
+      VisitByOrder(range, visit);
+    } else {
+      VisitByScan(range, visit);
+    }
   }
 
   size_t memory_bytes() const {
@@ -176,9 +163,50 @@ class NumericColumn {
   };
   static constexpr size_t kMinTail = 1024;
 
+  // Whether the ordered index reads `range` for less than the column scan.
+  bool ByOrder(const Range& range) const {
+    auto [begin, end] = Bounds(range);
+    const size_t in_range = size_t(end - begin) + tail_.size();
+    return in_range * kOrderedCostPerRow <= values_.size();
+  }
+  // The rows in `range`, ascending, from one pass over the column.
+  template <typename Visit>
+  void VisitByScan(const Range& range, Visit&& visit) const {
+    for (size_t row = 0; row < values_.size(); ++row) {
+      if (((has_[row / 64] >> (row % 64)) & 1) && range.Contains(values_[row])) {
+        visit(uint32_t(row));
+      }
+    }
+  }
+  // The ordered index's rows in `range`, in value order; a row set to a
+  // value, away and back may come twice.
+  template <typename Visit>
+  void VisitByOrder(const Range& range, Visit&& visit) const {
+    auto [begin, end] = Bounds(range);
+    // A pair is current if its row still holds this value: true of every
+    // merged pair whose row no write touched since the merge, so only the
+    // touched rows' pairs (and the tail's) need the check.
+    auto current = [&](const Entry& e) {
+      return values_[e.row] == e.value && present_.contains(e.row);
+    };
+    if (stale_rows_.isEmpty()) {
+      for (auto it = begin; it != end; ++it) visit(it->row);
+    } else {
+      for (auto it = begin; it != end; ++it) {
+        if (!stale_rows_.contains(it->row) || current(*it)) visit(it->row);
+      }
+    }
+    for (const Entry& e : tail_) {
+      if (range.Contains(e.value) && current(e)) visit(e.row);
+    }
+  }
+
   void SetHas(uint32_t row, bool has) {
-    if (has_.size() <= row / 64) {
-      has_.resize(std::max<size_t>(row / 64 + 1, values_.capacity() / 64 + 1));
+    // Covers every row of values_ (Get and the column scan read the bit of
+    // any row below its size), not only the rows set so far.
+    const size_t words = std::max<size_t>(row, values_.size()) / 64 + 1;
+    if (has_.size() < words) {
+      has_.resize(std::max(words, values_.capacity() / 64 + 1));
     }
     const uint64_t bit = uint64_t{1} << (row % 64);
     has_[row / 64] = has ? has_[row / 64] | bit : has_[row / 64] & ~bit;

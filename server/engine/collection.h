@@ -154,12 +154,13 @@ class Collection {
   // Empty without fields.
   absl::StatusOr<std::vector<RowValues>> ExtractRowValues(
       std::span<const UpsertRow> rows, const FieldSchema& schema) const;
-  // What a filtered search may return: the set of rows that pass, or, when
+  // What a filtered search may return: the set of rows that pass (dense
+  // when more pass than the exact strategy takes), or, when
   // so many pass that building their set costs more than the search
   // (Estimate above WideFilterRows), the filter `expr` tested on each
   // candidate instead, with `passing` estimated.
   struct Allowed {
-    std::optional<Roaring> rows;  // unset: test `expr` per candidate
+    std::optional<RowSet> rows;  // unset: test `expr` per candidate
     uint64_t passing = 0;
   };
   // nullopt when unfiltered. `expr` receives the text or structured filter.

@@ -55,6 +55,14 @@ absl::StatusOr<std::optional<Collection::Allowed>> Collection::AllowedRows(
       *expr = *std::move(parsed);
       return Allowed{std::nullopt, estimate};
     }
+    // More rows pass than the exact strategy takes at once: the dense set,
+    // built without sorting them (FieldIndex::EvaluateDense).
+    if (!options.filter && estimate > options_.filter_exact_max_rows) {
+      RowSet dense = field_index_->EvaluateDense(*parsed);
+      *expr = *std::move(parsed);
+      const uint64_t passing = dense.cardinality();
+      return Allowed{std::move(dense), passing};
+    }
     allowed = field_index_->Evaluate(*parsed);
     *expr = *std::move(parsed);
   }
@@ -80,7 +88,7 @@ absl::StatusOr<std::optional<Collection::Allowed>> Collection::AllowedRows(
   }
   if (!allowed) return std::nullopt;
   const uint64_t passing = allowed->cardinality();
-  return Allowed{std::move(allowed), passing};
+  return Allowed{RowSet(*std::move(allowed)), passing};
 }
 
 absl::StatusOr<SearchResults> Collection::SearchFiltered(
@@ -113,10 +121,7 @@ absl::StatusOr<SearchResults> Collection::SearchFiltered(
   const double scanned = double(raised) / all_lists * double(live);
   auto exact = [&]() -> absl::StatusOr<SearchResults> {
     stats->strategy = "exact";
-    std::vector<int64_t> ids;
-    ids.reserve(passing);
-    for (uint32_t id : *allowed.rows) ids.push_back(int64_t(id));
-    return index.SearchAmong(queries.data(), nq, ids, params);
+    return index.SearchAmong(queries.data(), nq, allowed.rows->ids(), params);
   };
   const bool can_list = allowed.rows.has_value();
   if (can_list &&
@@ -129,12 +134,11 @@ absl::StatusOr<SearchResults> Collection::SearchFiltered(
   // Every live row passes: the index needs no per-candidate test (the
   // returned rows are still checked against their payloads). An estimate
   // is not proof of that, so a filter tested per candidate always runs.
-  std::optional<RoaringIdFilter> filter;
   std::optional<FieldPredicateFilter> test;
   if (!can_list) {
     params.filter = &test.emplace(*field_index_, *expr);
   } else if (passing < index.size()) {
-    params.filter = &filter.emplace(*allowed.rows);
+    params.filter = &*allowed.rows;
   }
   ASSIGN_OR_RETURN(SearchResults found,
                    index.Search(queries.data(), nq, params));

@@ -107,7 +107,8 @@ class NumericColumn {
   // The rows whose value lies in `range`. The ordered index when the range
   // holds few pairs, else one pass over the column.
   Roaring Select(const Range& range) const {
-    return ByOrder(range) ? SelectByOrder(range) : SelectByScan(range);
+    return ByOrder(range, kOrderedCostPerRow) ? SelectByOrder(range)
+                                              : SelectByScan(range);
   }
   // Both paths, for tests: each must give the same rows.
   Roaring SelectByScan(const Range& range) const {
@@ -134,7 +135,7 @@ class NumericColumn {
   // a set that takes the rows in any order (a dense bitmap).
   template <typename Visit>
   void ForEachIn(const Range& range, Visit&& visit) const {
-    if (ByOrder(range)) {
+    if (ByOrder(range, kOrderedVisitCostPerRow)) {
       VisitByOrder(range, visit);
     } else {
       VisitByScan(range, visit);
@@ -163,11 +164,12 @@ class NumericColumn {
   };
   static constexpr size_t kMinTail = 1024;
 
-  // Whether the ordered index reads `range` for less than the column scan.
-  bool ByOrder(const Range& range) const {
+  // Whether the ordered index reads `range` for less than the column scan,
+  // a pair costing `cost_per_pair` rows of the scan.
+  bool ByOrder(const Range& range, size_t cost_per_pair) const {
     auto [begin, end] = Bounds(range);
     const size_t in_range = size_t(end - begin) + tail_.size();
-    return in_range * kOrderedCostPerRow <= values_.size();
+    return in_range * cost_per_pair <= values_.size();
   }
   // The rows in `range`, ascending, from one pass over the column.
   template <typename Visit>
@@ -239,6 +241,9 @@ class NumericColumn {
   // then a sort) costs about as much as this many rows of the sequential
   // scan.
   static constexpr size_t kOrderedCostPerRow = 16;
+  // A pair visited in value order with no sort after (ForEachIn): a
+  // sequential read of the pairs, and the visitor's random write.
+  static constexpr size_t kOrderedVisitCostPerRow = 2;
 
   using Iter = typename std::vector<Entry>::const_iterator;
   std::pair<Iter, Iter> Bounds(const Range& range) const {

@@ -33,7 +33,7 @@ absl::StatusOr<std::vector<RowValues>> Collection::ExtractRowValues(
 
 uint64_t Collection::WideFilterRows(uint64_t live) const {
   return std::max<uint64_t>(options_.filter_exact_max_rows,
-                            live / kFilterRowCost);
+                            live / kDenseSetRowsDivisor);
 }
 
 absl::StatusOr<std::optional<Collection::Allowed>> Collection::AllowedRows(
@@ -46,8 +46,8 @@ absl::StatusOr<std::optional<Collection::Allowed>> Collection::AllowedRows(
       ResolveRowFilter(options.filter_expr, options.filter_structured));
   if (parsed) {
     absl::ReaderMutexLock lock(&field_mu_);
-    // Many rows pass: building their set (about 5 ns a row) would cost more
-    // than the search; the scan tests each candidate instead. An id list
+    // Most rows pass: building their set would cost more than the search;
+    // the scan tests each candidate instead (kDenseSetRowsDivisor). An id list
     // is small, so with one the set is built.
     const uint64_t estimate = field_index_->Estimate(*parsed);
     if (!options.filter &&

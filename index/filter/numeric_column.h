@@ -20,6 +20,7 @@
 #include <span>
 #include <vector>
 
+#include "base/huge_page_allocator.h"
 #include "roaring/roaring.hh"
 
 namespace qvdb {
@@ -293,7 +294,9 @@ class NumericColumn {
 
   Roaring present_;            // rows holding a value
   std::vector<uint64_t> has_;  // the same, a bit per row (for Get)
-  std::vector<T> values_;      // by row
+  // By row. A wide filter tests each scanned candidate's value (Get), at
+  // random: huge pages spare those reads their TLB misses.
+  HugePageVector<T> values_;
   std::vector<Entry> sorted_;  // by (value, row)
   std::vector<Entry> tail_;    // written since the last merge, unsorted
   Roaring stale_rows_;         // rows changed or cleared since the merge

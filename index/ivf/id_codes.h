@@ -6,48 +6,14 @@
 // IvfIndex's lock guards it.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <vector>
 
+#include "base/huge_page_allocator.h"
 #include "index/ivf/inverted_lists.h"
 
 namespace qvdb {
-
-// Large stores are backed by 2 MiB pages where the kernel allows it
-// (madvise; Debian's default THP mode): re-ranking reads a few hundred
-// random codes per query, and with 4 KiB pages each is a TLB miss; filling
-// 128 MiB at load also takes 64 page faults instead of 32,768.
-template <typename T>
-struct HugePageAllocator {
-  using value_type = T;
-  static constexpr size_t kHugePage = size_t{2} << 20;
-  HugePageAllocator() = default;
-  template <typename U>
-  HugePageAllocator(const HugePageAllocator<U>&) {}
-  T* allocate(size_t n) {
-    const size_t bytes = n * sizeof(T);
-    if (bytes < 2 * kHugePage) return std::allocator<T>().allocate(n);
-    const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-    void* p = std::aligned_alloc(kHugePage, rounded);
-    if (p == nullptr) throw std::bad_alloc();
-    madvise(p, rounded, MADV_HUGEPAGE);  // a hint: 4 KiB pages otherwise
-    return static_cast<T*>(p);
-  }
-  void deallocate(T* p, size_t n) {
-    if (n * sizeof(T) < 2 * kHugePage) {
-      std::allocator<T>().deallocate(p, n);
-    } else {
-      std::free(p);
-    }
-  }
-  template <typename U>
-  bool operator==(const HugePageAllocator<U>&) const { return true; }
-};
 
 class IdCodes {
  public:
@@ -110,7 +76,9 @@ class IdCodes {
  private:
   size_t Offset(int64_t id) const { return size_t(id - base_) * code_size_; }
 
-  using Codes = std::vector<uint8_t, HugePageAllocator<uint8_t>>;
+  // Re-ranking reads a few hundred random codes a query (and a filtered
+  // search thousands): 2 MiB pages spare those reads their TLB misses.
+  using Codes = HugePageVector<uint8_t>;
   size_t code_size_;
   Codes codes_;
   int64_t base_ = 0;

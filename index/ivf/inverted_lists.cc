@@ -20,22 +20,6 @@ InvertedLists::InvertedLists(size_t nlist, size_t code_size,
          (code_size >= Pq4CodeBytes(pq4_m) && tail_size_ % 4 == 0));
 }
 
-InvertedLists::Location* InvertedLists::Slot(int64_t id) {
-  if (id < where_base_ || size_t(id - where_base_) >= where_.size()) {
-    return nullptr;
-  }
-  return &where_[size_t(id - where_base_)];
-}
-
-const InvertedLists::Location* InvertedLists::Slot(int64_t id) const {
-  return const_cast<InvertedLists*>(this)->Slot(id);
-}
-
-bool InvertedLists::Contains(int64_t id) const {
-  const Location* loc = Slot(id);
-  return loc != nullptr && loc->list >= 0;
-}
-
 bool InvertedLists::Locate(int64_t id, size_t* list, size_t* pos) const {
   if (!Contains(id)) return false;
   const Location* loc = Slot(id);
@@ -93,11 +77,11 @@ void InvertedLists::Compact() {
   // The id map keeps the live range only.
   int64_t first = 0, last = -1;
   if (!LiveIdRange(&first, &last)) {
-    std::vector<Location>().swap(where_);
+    HugePageVector<Location>().swap(where_);
     where_base_ = 0;
     return;
   }
-  std::vector<Location> trimmed(where_.begin() + (first - where_base_),
+  HugePageVector<Location> trimmed(where_.begin() + (first - where_base_),
                                 where_.begin() + (last - where_base_ + 1));
   where_.swap(trimmed);
   where_base_ = first;

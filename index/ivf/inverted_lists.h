@@ -22,8 +22,10 @@
 #include <cstddef>
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
+#include "base/huge_page_allocator.h"
 #include "index/kernels/pq4_fast_scan.h"
 
 namespace qvdb {
@@ -79,7 +81,10 @@ class InvertedLists {
   const InvertedList& list(size_t l) const { return lists_[l]; }
   // Live (not removed) vectors.
   size_t size() const { return live_; }
-  bool Contains(int64_t id) const;
+  bool Contains(int64_t id) const {
+    const Location* loc = Slot(id);
+    return loc != nullptr && loc->list >= 0;
+  }
   // Starts loading Contains(id)'s entry into the cache (a loop over
   // scattered ids asks a few ahead).
   void Prefetch(int64_t id) const {
@@ -117,10 +122,19 @@ class InvertedLists {
   const int pq4_m_;
   const size_t tail_size_;  // bytes of a code kept beside the blocks
   std::vector<InvertedList> lists_;
-  Location* Slot(int64_t id);
-  const Location* Slot(int64_t id) const;
+  const Location* Slot(int64_t id) const {
+    if (id < where_base_ || size_t(id - where_base_) >= where_.size()) {
+      return nullptr;
+    }
+    return &where_[size_t(id - where_base_)];
+  }
+  Location* Slot(int64_t id) {
+    return const_cast<Location*>(std::as_const(*this).Slot(id));
+  }
 
-  std::vector<Location> where_;  // by id - where_base_
+  // By id - where_base_. A filtered search reads thousands of entries at
+  // random (IvfIndex::SearchAmong): huge pages spare them a TLB miss each.
+  HugePageVector<Location> where_;
   int64_t where_base_ = 0;
   size_t live_ = 0;
 };

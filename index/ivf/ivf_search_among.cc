@@ -41,7 +41,7 @@ void IvfIndex::ScoreAmong(const float* queries, size_t nq,
   std::vector<int64_t>& held = s->among;
   held.clear();
   held.reserve(ids.size());
-  constexpr size_t kAhead = 16;
+  constexpr size_t kAhead = 64;
   for (size_t i = 0; i < ids.size(); ++i) {
     if (i + kAhead < ids.size()) lists_.Prefetch(ids[i + kAhead]);
     if (lists_.Contains(ids[i])) held.push_back(ids[i]);

@@ -1,10 +1,12 @@
 #include "index/filter/field_index.h"
+#include "index/filter/row_set.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace qvdb {
 namespace {
@@ -311,6 +313,23 @@ TEST(FieldIndexTest, RowSetTestsMembership) {
       ASSERT_EQ(f.Contains(id), every.contains(id)) << stride << ": " << id;
     }
   }
+}
+
+TEST(FieldIndexTest, CountBitsCountsEveryBit) {
+  std::mt19937_64 rng(7);
+  std::vector<uint64_t> words = {0, ~uint64_t{0}, 1, uint64_t{1} << 63};
+  for (int i = 0; i < 1000; ++i) words.push_back(rng() & rng());
+  uint64_t expected = 0;
+  for (uint64_t w : words) {
+    for (int b = 0; b < 64; ++b) expected += (w >> b) & 1;
+  }
+  EXPECT_EQ(CountBits(words), expected);
+  EXPECT_EQ(CountBits({}), 0u);
+  // A dense set counts what its Roaring held.
+  Roaring every;
+  for (uint32_t id = 1; id < 200000; id += 3) every.add(id);
+  EXPECT_EQ(RowSet(every).cardinality(), every.cardinality());
+  EXPECT_EQ(RowSet(every).ids().size(), every.cardinality());
 }
 
 }  // namespace

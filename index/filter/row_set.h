@@ -9,12 +9,18 @@
 
 #include <bit>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "index/search/id_filter.h"
 #include "roaring/roaring.hh"
 
 namespace qvdb {
+
+// The bits set in `words`. With the POPCNT instruction where the CPU has
+// it: a portable build's std::popcount is a libgcc call a word, 5 % of a
+// 1 %-selective query's CPU at 1M rows (perf, before).
+uint64_t CountBits(std::span<const uint64_t> words);
 
 class RowSet final : public IdFilter {
  public:
@@ -59,10 +65,7 @@ class RowSet final : public IdFilter {
     return word < bits_.size() && (bits_[word] >> (id % 64)) & 1;
   }
   uint64_t cardinality() const {
-    if (bits_.empty()) return sparse_.cardinality();
-    uint64_t n = 0;
-    for (uint64_t w : bits_) n += uint64_t(std::popcount(w));
-    return n;
+    return bits_.empty() ? sparse_.cardinality() : CountBits(bits_);
   }
   // Ascending.
   std::vector<int64_t> ids() const {
@@ -72,6 +75,7 @@ class RowSet final : public IdFilter {
       for (uint32_t id : sparse_) out.push_back(int64_t(id));
       return out;
     }
+    out.reserve(CountBits(bits_));
     for (size_t w = 0; w < bits_.size(); ++w) {
       for (uint64_t b = bits_[w]; b != 0; b &= b - 1) {
         out.push_back(int64_t(w * 64 + size_t(std::countr_zero(b))));

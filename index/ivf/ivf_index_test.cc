@@ -199,12 +199,12 @@ TEST(IvfIndexTest, FilterReturnsOnlyAllowedIdsWithRecallOnTheSubset) {
   const Dataset ds = testing::LoadSiftSmall();
   auto index = Build("IVF64,PQ32x4fs,Refine(Flat)", ds);
   // Allow every third id; exact truth over the allowed subset.
-  BitmapFilter allowed(ds.base.rows);
+  SetFilter allowed;
   Matrix<float> subset;
   subset.cols = ds.base.cols;
   std::vector<int64_t> subset_ids;
   for (size_t i = 0; i < ds.base.rows; i += 3) {
-    allowed.Set(i);
+    allowed.Insert(int64_t(i));
     subset.data.insert(subset.data.end(), ds.base.row(i), ds.base.row(i) + ds.base.cols);
     subset_ids.push_back(i);
   }

@@ -88,8 +88,8 @@ void ExpectSameLayoutsResults(const testing::Dataset& ds, Metric metric,
   packed_copy.Compact();
   blocks_copy.Compact();
   expect_same_codes(packed_copy, blocks_copy);
-  BitmapFilter odd(n);
-  for (size_t i = 1; i < n; i += 2) odd.Set(int64_t(i));
+  SetFilter odd;
+  for (size_t i = 1; i < n; i += 2) odd.Insert(int64_t(i));
   for (int k : {1, 10, int(n)}) {
     for (const IdFilter* filter : {static_cast<const IdFilter*>(nullptr),
                                    static_cast<const IdFilter*>(&odd)}) {

@@ -371,15 +371,17 @@ RowSet FieldIndex::Dense(const FilterExpr& expr, size_t rows) const {
   const bool numeric_select =
       (expr.kind == Kind::kCompare && expr.op != FilterExpr::Op::kNe) ||
       (expr.kind == Kind::kIn && !expr.negated_in);
-  if (numeric_select &&
-      !IsKeywordLike(schema_.fields()[size_t(expr.field)].type)) {
+  if (numeric_select) {
+    const FieldType type = schema_.fields()[size_t(expr.field)].type;
     const PerField& f = fields_[size_t(expr.field)];
-    if (IsIntegral(schema_.fields()[size_t(expr.field)].type)) {
+    if (IsIntegral(type)) {
       AddNumbers(f.ints, expr, &out);
-    } else {
-      AddNumbers(f.doubles, expr, &out);
+      return out;
     }
-    return out;
+    if (!IsKeywordLike(type)) {
+      AddNumbers(f.doubles, expr, &out);
+      return out;
+    }
   }
   // Keyword lookups and complements: their Roaring, copied in.
   out.UniteWith(Evaluate(expr));

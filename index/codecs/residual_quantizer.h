@@ -57,8 +57,6 @@ class RqCodec final : public Codec {
   // Beam width for encoding: wider is slower and slightly more accurate
   // (Faiss's default is 5). Training runs greedily (residual_quantizer.cc).
   static constexpr int kBeamSize = 4;
-  // Encode refuses inputs beyond kMaxCodedValue (codec.h); LoadState,
-  // larger codewords.
 
   // InvalidArgument unless dim > 0, m > 0 and 1 <= nbits <= 16.
   static absl::StatusOr<std::unique_ptr<RqCodec>> Create(int dim, int m,
@@ -83,6 +81,7 @@ class RqCodec final : public Codec {
   std::unique_ptr<QueryDistance> MakeQueryDistance(
       const float* query, Metric metric) const override;
   void SaveState(ByteWriter* w) const override;
+  // Refuses codewords beyond kMaxCodedValue (codec.h).
   absl::Status LoadState(ByteReader* r) override;
 
   int m() const { return m_; }
@@ -107,6 +106,7 @@ class RqCodec final : public Codec {
 
  protected:
   absl::Status DoTrain(const float* x, size_t n) override;
+  // Refuses inputs beyond kMaxCodedValue (codec.h).
   absl::Status DoEncode(const float* x, size_t n,
                         uint8_t* codes) const override;
 

@@ -34,7 +34,7 @@ namespace qvdb::bench {
 struct SweepOptions {
   SweepDataOptions data;
   std::vector<std::string> specs = {"IVF64,PQ32x4fs,Refine(Flat)", "IVF64,SQ8"};
-  KnobLists knobs = {{1, 4, 8, 16}, {1, 4}, {16, 32, 64, 128}};
+  KnobLists knobs = {{1, 4, 8, 16}, {1, 4}, {16, 32, 64, 128}, {}};
   std::vector<int> threads = {1, 2};
   std::vector<int> batches = {1, 100};
   // Baseline names (sweep_subject.h), "all" or "none".

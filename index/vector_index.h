@@ -126,6 +126,15 @@ class VectorIndex {
       const float* queries, size_t nq, std::span<const int64_t> ids,
       const SearchParams& params) const = 0;
 
+  // For each query, how many of `ids` lie in the nprobe lists a search
+  // with that nprobe would scan (ids the index does not hold are not
+  // counted). A filtered search asks it of a sample of the rows that pass,
+  // to learn before it scans whether they lie where it would look
+  // (docs/filter.md). Costs the lists' choice and an id-map read an id.
+  virtual absl::StatusOr<std::vector<uint32_t>> CountInProbedLists(
+      const float* queries, size_t nq, std::span<const int64_t> ids,
+      int nprobe) const = 0;
+
   // Refine codes then come from `source` instead of RAM (nullptr: RAM).
   virtual void SetRefineCodeSource(const RefineCodeSource* source) = 0;
 

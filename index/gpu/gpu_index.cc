@@ -158,6 +158,12 @@ class GpuIndex final : public VectorIndex {
     std::shared_lock lock(mu_);
     return cpu_->SearchAmong(queries, nq, ids, params);
   }
+  absl::StatusOr<std::vector<uint32_t>> CountInProbedLists(
+      const float* queries, size_t nq, std::span<const int64_t> ids,
+      int nprobe) const override {
+    std::shared_lock lock(mu_);
+    return cpu_->CountInProbedLists(queries, nq, ids, nprobe);
+  }
 
   void SetRefineCodeSource(const RefineCodeSource* source) override {
     std::unique_lock lock(mu_);

@@ -63,6 +63,9 @@ class IvfIndex final : public VectorIndex {
   absl::StatusOr<SearchResults> SearchAmong(
       const float* queries, size_t nq, std::span<const int64_t> ids,
       const SearchParams& params) const override;
+  absl::StatusOr<std::vector<uint32_t>> CountInProbedLists(
+      const float* queries, size_t nq, std::span<const int64_t> ids,
+      int nprobe) const override;
   void SetRefineCodeSource(const RefineCodeSource* source) override;
   std::string SerializeModel() const override;
   absl::Status LoadModel(std::string_view bytes) override;
@@ -120,6 +123,14 @@ class IvfIndex final : public VectorIndex {
   void ReleaseScratch(std::unique_ptr<SearchScratch> scratch) const;
   // Bytes a scratch holds (its buffers' capacities).
   static size_t ScratchBytes(const SearchScratch& s);
+  // The queries as the lists see them, and the lists each probes: s->raw
+  // (normalised; cosine only), s->work (after PCA), s->constant, and
+  // s->probe_list / s->probe_dist (nprobe <= nlist() a query, nearest
+  // first). *raw and *work point at the queries to use (`queries` itself
+  // when nothing changes them).
+  void ChooseProbes(const float* queries, size_t nq, int nprobe,
+                    SearchScratch* s, const float** raw,
+                    const float** work) const;
   // Searches nq queries: each query's nearest list first, then the other
   // probes grouped by list (one scan for all the queries probing a list).
   void SearchChunk(const float* queries, size_t nq, const SearchParams& params,

@@ -49,6 +49,14 @@ inline float L2(const float* a, const float* b, int d) {
   return s;
 }
 
+// The nprobe smallest (distance, list) pairs of dist[0, n), ascending, in
+// lists/dists; ties go to the lower list. By insertion (InsertNearest) for
+// up to 128 probes; a filter's raised nprobe (hundreds of lists) takes a
+// selection and a sort of the selected, which pick the same pairs (NaN,
+// which finite queries never give, ranks last there).
+void SelectNearest(const float* dist, int n, int nprobe, int32_t* lists,
+                   float* dists);
+
 // Residual coding pays off for codecs whose error scales with the data's
 // spread (PQ, RQ, RaBitQ); scalar codecs keep absolute values.
 inline bool UsesResidual(const IndexSpec& spec) {

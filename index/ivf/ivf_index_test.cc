@@ -2,17 +2,22 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <random>
 #include <set>
+#include <span>
+#include <unordered_set>
 #include <thread>
 
 #include "base/byte_io.h"
 #include "index/codecs/codec_factory.h"
 #include "index/ivf/ivf_index.h"
+#include "index/ivf/ivf_index_internal.h"
 #include "index/search/ground_truth.h"
 #include "tests/test_data.h"
 
@@ -271,6 +276,70 @@ TEST(IvfIndexTest, SearchAmongScoresOnlyTheGivenRows) {
     ASSERT_TRUE(again.ok());
     for (int64_t id : again->ids) EXPECT_NE(id, best) << spec;
   }
+}
+
+// The selection (nprobe above 128) picks what insertion picks, ties
+// (repeated distances) to the lower list included.
+TEST(IvfIndexTest, SelectNearestSortsAsInsertionDoes) {
+  std::mt19937 rng(3);
+  constexpr int kLists = 1024;
+  std::vector<float> dist(kLists);
+  for (float& d : dist) d = float(rng() % 200);  // many ties
+  for (int nprobe : {1, 8, 128, 129, 300, kLists - 1, kLists}) {
+    std::vector<int32_t> want_lists(nprobe), got_lists(nprobe);
+    std::vector<float> want_dists(nprobe), got_dists(nprobe);
+    int have = 0;
+    for (int l = 0; l < kLists; ++l) {
+      InsertNearest(dist[l], l, nprobe, &have, want_lists.data(),
+                    want_dists.data());
+    }
+    SelectNearest(dist.data(), kLists, nprobe, got_lists.data(),
+                  got_dists.data());
+    EXPECT_EQ(got_lists, want_lists) << "nprobe " << nprobe;
+    EXPECT_EQ(got_dists, want_dists) << "nprobe " << nprobe;
+  }
+}
+
+// CountInProbedLists against a search that returns every allowed row of
+// the lists it probes (k above the rows, no Refine).
+TEST(IvfIndexTest, CountInProbedListsCountsTheRowsASearchWouldScan) {
+  const Dataset ds = testing::LoadSiftSmall();
+  std::vector<int64_t> sample;
+  for (size_t i = 0; i < ds.base.rows; i += 13) sample.push_back(int64_t(i));
+  sample.push_back(int64_t(ds.base.rows) + 5);  // not held: not counted
+  const SetFilter allowed(
+      std::unordered_set<int64_t>(sample.begin(), sample.end()));
+  constexpr size_t kQueries = 20;
+  for (const char* spec : {"IVF64,Flat", "PCA32,IVF16,SQ8"}) {
+    auto index = Build(spec, ds);
+    for (int nprobe : {1, 3, 64}) {
+      auto counts = index->CountInProbedLists(ds.queries.data.data(),
+                                              kQueries, sample, nprobe);
+      ASSERT_TRUE(counts.ok()) << spec << ": " << counts.status();
+      ASSERT_EQ(counts->size(), kQueries);
+      SearchParams p;
+      p.k = int(ds.base.rows);
+      p.nprobe = nprobe;
+      p.filter = &allowed;
+      auto r = index->Search(ds.queries.data.data(), kQueries, p);
+      ASSERT_TRUE(r.ok()) << r.status();
+      for (size_t q = 0; q < kQueries; ++q) {
+        const auto row = std::span(r->ids).subspan(q * size_t(p.k), p.k);
+        const auto scanned = size_t(
+            std::count_if(row.begin(), row.end(), [](int64_t id) { return id >= 0; }));
+        EXPECT_EQ((*counts)[q], scanned) << spec << " nprobe " << nprobe;
+      }
+      // Every list probed: every held id counts.
+      if (nprobe == 64) EXPECT_EQ((*counts)[0], sample.size() - 1) << spec;
+    }
+  }
+  // What a search refuses, this refuses.
+  auto index = Build("IVF64,Flat", ds);
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      index->CountInProbedLists(ds.queries.data.data(), 1, sample, 0).status()));
+  std::vector<float> nan(ds.base.cols, std::nanf(""));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      index->CountInProbedLists(nan.data(), 1, sample, 4).status()));
 }
 
 TEST(IvfIndexTest, RemovedIdsDisappearAtOnceAndCompactionKeepsResults) {

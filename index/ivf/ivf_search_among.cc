@@ -1,10 +1,13 @@
-// IvfIndex::SearchAmong: the k nearest of given rows only, for a filter
-// that few rows pass (docs/filter.md, "Search under a filter").
+// What IvfIndex offers a filtered search besides its scan (docs/filter.md,
+// "Search under a filter"): SearchAmong, the k nearest of given rows only,
+// for a filter that few rows pass; CountInProbedLists, where given rows lie
+// against the lists a scan would probe.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <new>
 #include <utility>
+#include <vector>
 
 #include "base/status_macros.h"
 #include "index/ivf/ivf_index.h"
@@ -65,6 +68,36 @@ void IvfIndex::ScoreAmong(const float* queries, size_t nq,
   r->ram_refine_scored = std::exchange(s->ram_refine_scored, 0);
   r->refine_scored = std::exchange(s->refine_scored, 0);
   ReleaseScratch(std::move(s));
+}
+
+absl::StatusOr<std::vector<uint32_t>> IvfIndex::CountInProbedLists(
+    const float* queries, size_t nq, std::span<const int64_t> ids,
+    int nprobe) const {
+  SearchParams params;  // what a search with this nprobe checks
+  params.nprobe = nprobe;
+  RETURN_IF_ERROR(CheckQueryable(nq, params));
+  RETURN_IF_ERROR(CheckFinite(queries, nq, dim_));
+  std::vector<uint32_t> counts(nq, 0);
+  if (nq == 0 || ids.empty()) return counts;
+  nprobe = std::min(nprobe, nlist());
+  std::shared_lock lock(mu_);
+  // How many of the ids each list holds.
+  std::vector<uint32_t> per_list(size_t(nlist()), 0);
+  for (int64_t id : ids) {
+    size_t list = 0, pos = 0;
+    if (lists_.Locate(id, &list, &pos)) ++per_list[list];
+  }
+  std::unique_ptr<SearchScratch> s = AcquireScratch();
+  const float* raw = nullptr;
+  const float* work = nullptr;
+  ChooseProbes(queries, nq, nprobe, s.get(), &raw, &work);
+  for (size_t q = 0; q < nq; ++q) {
+    for (int p = 0; p < nprobe; ++p) {
+      counts[q] += per_list[size_t(s->probe_list[q * nprobe + p])];
+    }
+  }
+  ReleaseScratch(std::move(s));
+  return counts;
 }
 
 }  // namespace qvdb

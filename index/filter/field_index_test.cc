@@ -332,5 +332,29 @@ TEST(FieldIndexTest, CountBitsCountsEveryBit) {
   EXPECT_EQ(RowSet(every).ids().size(), every.cardinality());
 }
 
+TEST(FieldIndexTest, SpreadSamplesRowsOfTheSetInOrder) {
+  for (uint32_t stride : {1u, 3u, 33u, 5000u}) {  // dense, then sparse
+    Roaring every;
+    for (uint32_t id = 7; id < 1000000; id += stride) every.add(id);
+    const RowSet set(every);
+    const std::vector<int64_t> sample = set.Spread(256);
+    ASSERT_FALSE(sample.empty());
+    EXPECT_LE(sample.size(), 256u) << stride;
+    // Each stride of 1M / 256 rows holds one of these sets' rows.
+    if (every.cardinality() >= 256) EXPECT_GE(sample.size(), 200u) << stride;
+    for (size_t i = 0; i < sample.size(); ++i) {
+      EXPECT_TRUE(every.contains(uint32_t(sample[i]))) << stride;
+      if (i > 0) EXPECT_LT(sample[i - 1], sample[i]) << stride;
+    }
+    // Spread over the whole range, not its start.
+    EXPECT_GT(sample.back(), 900000) << stride;
+  }
+  Roaring two;
+  two.add(5);
+  two.add(6);
+  EXPECT_LE(RowSet(two).Spread(256).size(), 2u);
+  EXPECT_TRUE(RowSet(two).Spread(0).empty());
+}
+
 }  // namespace
 }  // namespace qvdb

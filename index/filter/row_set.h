@@ -67,6 +67,11 @@ class RowSet final : public IdFilter {
   uint64_t cardinality() const {
     return bits_.empty() ? sparse_.cardinality() : CountBits(bits_);
   }
+  // About n of the rows, ascending, spread over the set without listing
+  // it: the first row at or after each of n evenly spaced rows (a row
+  // after a long gap stands for more of the range than one in a run).
+  // For a sample of a large set; fewer than n when rows are few.
+  std::vector<int64_t> Spread(size_t n) const;
   // Ascending.
   std::vector<int64_t> ids() const {
     std::vector<int64_t> out;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "base/status_macros.h"
 #include "server/engine/collection.h"
@@ -13,6 +15,30 @@
 #include "server/engine/log_escape.h"
 
 namespace qvdb {
+namespace {
+
+// Whether, by a sample of the passing rows (all of them when few), the
+// lists a scan at nprobe would probe hold fewer than `want` of them for
+// some query.
+absl::StatusOr<bool> ProbedListsLackRows(const VectorIndex& index,
+                                         const float* queries, size_t nq,
+                                         const RowSet& passing,
+                                         uint64_t passing_rows, int nprobe,
+                                         int want) {
+  constexpr size_t kSample = 256;
+  const std::vector<int64_t> sample = passing_rows <= kSample
+                                          ? passing.ids()
+                                          : passing.Spread(kSample);
+  if (sample.empty()) return true;
+  ASSIGN_OR_RETURN(std::vector<uint32_t> counts,
+                   index.CountInProbedLists(queries, nq, sample, nprobe));
+  const double scale = double(passing_rows) / double(sample.size());
+  return std::any_of(counts.begin(), counts.end(), [&](uint32_t c) {
+    return double(c) * scale < double(want);
+  });
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<RowValues>> Collection::ExtractRowValues(
     std::span<const UpsertRow> rows, const FieldSchema& schema) const {
@@ -119,15 +145,33 @@ absl::StatusOr<SearchResults> Collection::SearchFiltered(
   // few MB.
   constexpr uint64_t kMaxExactRows = uint64_t{1} << 18;
   const double scanned = double(raised) / all_lists * double(live);
+  std::vector<int64_t> listed;  // the passing rows, listed once
   auto exact = [&]() -> absl::StatusOr<SearchResults> {
     stats->strategy = "exact";
-    return index.SearchAmong(queries.data(), nq, allowed.rows->ids(), params);
+    if (listed.empty()) listed = allowed.rows->ids();
+    return index.SearchAmong(queries.data(), nq, listed, params);
   };
   const bool can_list = allowed.rows.has_value();
   if (can_list &&
       (passing <= options_.filter_exact_max_rows ||
        (passing <= kMaxExactRows && double(passing * kFilterRowCost) <= scanned))) {
     return exact();
+  }
+  // Exact costs no more than a scan of every list, the other way out of a
+  // scan that comes back short of k.
+  const bool exact_affordable =
+      can_list && passing <= kMaxExactRows &&
+      double(passing * kFilterRowCost) <= double(live);
+  const int want = int(std::min<uint64_t>(uint64_t(params.k), passing));
+  if (exact_affordable) {
+    // A field clustered with the vectors, far from a query, leaves the
+    // lists the scan would probe none of its rows: the scan would come back
+    // short and exact run after it. A sample of the rows, located, tells
+    // before the scan (tens of us: the lists' choice and 256 id-map reads).
+    ASSIGN_OR_RETURN(bool lacking,
+                     ProbedListsLackRows(index, queries.data(), nq,
+                                         *allowed.rows, passing, raised, want));
+    if (lacking) return exact();
   }
   stats->strategy = "index";
   params.nprobe = raised;
@@ -143,17 +187,17 @@ absl::StatusOr<SearchResults> Collection::SearchFiltered(
   ASSIGN_OR_RETURN(SearchResults found,
                    index.Search(queries.data(), nq, params));
   // A query that found fewer than k allowed rows scans every list.
-  const int want = int(std::min<uint64_t>(uint64_t(params.k), passing));
   bool short_of_k = false;
   for (size_t q = 0; q < nq && !short_of_k; ++q) {
     short_of_k = found.ids[q * found.k + want - 1] < 0;
   }
   if (short_of_k && params.nprobe < all_lists) {
-    // The passing rows lie outside the lists scanned (a field clustered
-    // with the vectors, far from the query). Every list is the fallback,
-    // unless scoring the passing rows exactly costs less than that.
-    if (can_list && passing <= kMaxExactRows &&
-        double(passing * kFilterRowCost) <= double(live)) {
+    // The passing rows lie outside the lists scanned (the sample missed
+    // it, or the rows are not listed). Every list is the fallback, unless
+    // scoring the passing rows exactly costs less than that; stats->nprobe
+    // then tells the lists scanned before.
+    if (exact_affordable) {
+      stats->nprobe = params.nprobe;
       return exact();
     }
     params.nprobe = all_lists;

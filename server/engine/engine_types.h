@@ -77,7 +77,9 @@ struct SearchStats {
   // raised by the selectivity).
   std::string strategy = "unfiltered";
   uint64_t allowed_rows = 0;  // rows that pass the filter (filtered only)
-  int nprobe = 0;             // lists scanned ("index")
+  // Lists scanned: by "index", or by a scan that came back short of k
+  // before "exact" ran (0 when exact ran at once).
+  int nprobe = 0;
   // Candidates the Refine stages re-scored, over all queries: the RAM tier
   // (two stages) and the last stage; the bytes the last stage read from
   // the disk tier (0 when it lives in RAM).

@@ -76,8 +76,8 @@ std::unique_ptr<Engine> OpenEngine(const std::string& dir,
   return e.ok() ? std::move(*e) : nullptr;
 }
 
-void Populate(Engine& e, const FilteredData& d) {
-  CollectionConfig config{"c", uint32_t(d.ds.base.cols), Metric::kL2, kSpec};
+void Populate(Engine& e, const FilteredData& d, const char* spec = kSpec) {
+  CollectionConfig config{"c", uint32_t(d.ds.base.cols), Metric::kL2, spec};
   config.field_schema = kFields;
   ASSERT_TRUE(e.CreateCollection(config).ok());
   std::vector<UpsertRow> rows(d.ds.base.rows);
@@ -219,6 +219,77 @@ TEST(FilterSearchTest, RecallHoldsOnAFieldCorrelatedWithTheVectors) {
     EXPECT_GE(m.recall, 0.95);
     EXPECT_EQ(m.short_results, 0u);
   }
+}
+
+// A filter on the correlated field whose rows lie far from the query: the
+// rows, located before the scan (CountInProbedLists), send it to exact at
+// once, not after a scan that comes back short of k (which would report
+// the lists it scanned in stats.nprobe).
+TEST(FilterSearchTest, RowsFarFromTheQueryGoExactWithoutAScanFirst) {
+  const FilteredData d = MakeData();
+  TempDir tmp;
+  auto e = OpenEngine(tmp.Sub("data"), /*exact_max=*/50);
+  ASSERT_TRUE(e);
+  // 256 lists of about 39 rows and nprobe 2: a filter that 160 to 310 rows
+  // pass is scanned at a raised nprobe below 256, and scoring its rows
+  // exactly costs less than scanning every list. That is where the located
+  // rows decide; under 256 rows they are all located, so the decision is
+  // exact too.
+  Populate(*e, d, "IVF256,PQ32x4fs,Refine(Flat)");
+  std::vector<size_t> region_rows(kRegions, 0);
+  for (int64_t r : d.region) ++region_rows[size_t(r)];
+  const size_t n = d.ds.base.rows, dim = d.ds.base.cols;
+  size_t exact_at_once = 0, tried = 0, found = 0, wanted = 0;
+  for (size_t q = 0; q < d.ds.queries.rows; ++q) {
+    // The regions farthest from the query, until 160 rows pass.
+    std::vector<std::pair<float, int>> far;
+    for (int r = 0; r < kRegions; ++r) {
+      const float* a = d.ds.queries.row(q);
+      const float* b = d.ds.base.row(size_t(r) * (n / kRegions));
+      float dist = 0;
+      for (size_t j = 0; j < dim; ++j) dist += (a[j] - b[j]) * (a[j] - b[j]);
+      far.push_back({-dist, r});
+    }
+    std::sort(far.begin(), far.end());
+    std::set<int64_t> chosen;
+    size_t passing = 0;
+    for (const auto& [neg_dist, r] : far) {
+      if (passing >= 160) break;
+      chosen.insert(r);
+      passing += region_rows[size_t(r)];
+    }
+    if (passing > 310) continue;
+    std::string filter = "region in (";
+    for (int64_t r : chosen) filter += fmt::format("{}{}", r, r == *chosen.rbegin() ? ")" : ", ");
+    SearchStats stats;
+    SearchOptions o;
+    o.k = 10;
+    o.nprobe = 2;
+    o.refine_factor = 4;
+    o.filter_expr = filter;
+    o.with_payload = false;
+    o.stats = &stats;
+    auto hits = e->SearchOne(
+        "c", std::span<const float>(d.ds.queries.row(q), dim), o);
+    ASSERT_TRUE(hits.ok()) << hits.status();
+    ++tried;
+    SCOPED_TRACE(fmt::format("query {}: {} ({} rows): {}, nprobe {}", q,
+                             filter, passing, stats.strategy, stats.nprobe));
+    EXPECT_EQ(stats.allowed_rows, passing);
+    EXPECT_FALSE(stats.strategy == "exact" && stats.nprobe > 0);
+    if (stats.strategy == "exact" && stats.nprobe == 0) ++exact_at_once;
+    auto pass = [&](size_t i) { return chosen.count(d.region[i]) > 0; };
+    const std::vector<uint64_t> truth = FilteredTruth(d, q, 10, pass);
+    const std::set<uint64_t> want(truth.begin(), truth.end());
+    EXPECT_EQ(hits->size(), truth.size());
+    for (const Hit& h : *hits) found += want.count(U64(h.id));
+    wanted += truth.size();
+  }
+  std::printf("far regions: %zu queries, %zu exact at once, R@10 %.3f\n",
+              tried, exact_at_once, double(found) / double(wanted));
+  EXPECT_GE(tried, 20u);
+  EXPECT_GT(exact_at_once, 0u);
+  EXPECT_GE(double(found) / double(wanted), 0.95);
 }
 
 TEST(FilterSearchTest, WritesChangeWhatPassesAndAReopenRebuildsTheIndex) {

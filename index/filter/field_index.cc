@@ -446,6 +446,23 @@ uint64_t FieldIndex::Estimate(const FilterExpr& expr) const {
   return negated ? present - hits : hits;
 }
 
+void FieldIndex::Prefetch(const FilterExpr& expr, uint32_t row) const {
+  if (!expr.children.empty()) {
+    for (const FilterExpr& c : expr.children) Prefetch(c, row);
+    return;
+  }
+  if (expr.kind == FilterExpr::Kind::kExists) return;  // a Roaring lookup
+  const PerField& f = fields_[size_t(expr.field)];
+  const FieldType type = schema_.fields()[size_t(expr.field)].type;
+  if (IsIntegral(type)) {
+    f.ints.Prefetch(row);
+  } else if (type == FieldType::kDouble) {
+    f.doubles.Prefetch(row);
+  } else if (type != FieldType::kKeywordList && row < f.keyword_column.size()) {
+    __builtin_prefetch(&f.keyword_column[row]);
+  }
+}
+
 bool FieldIndex::Passes(const FilterExpr& expr, uint32_t row) const {
   using Kind = FilterExpr::Kind;
   switch (expr.kind) {

@@ -88,6 +88,8 @@ class FieldIndex {
   // their set (FieldPredicateFilter). An expression from Prepare tests its
   // keywords by dictionary id; another looks each one up per row.
   bool Passes(const FilterExpr& expr, uint32_t row) const;
+  // Starts loading the column values Passes(expr, row) reads.
+  void Prefetch(const FilterExpr& expr, uint32_t row) const;
   // `expr` with its keyword literals' dictionary ids (FilterExpr::dict_ids),
   // for many Passes calls. Valid until the index changes: a value first
   // written later would be missing.
@@ -144,6 +146,11 @@ class FieldPredicateFilter final : public IdFilter {
   bool Contains(int64_t id) const override {
     return id >= 0 && id <= int64_t{UINT32_MAX} &&
            index_.Passes(expr_, uint32_t(id));
+  }
+  void Prefetch(int64_t id) const override {
+    if (id >= 0 && id <= int64_t{UINT32_MAX}) {
+      index_.Prefetch(expr_, uint32_t(id));
+    }
   }
 
  private:

@@ -64,6 +64,11 @@ class RowSet final : public IdFilter {
     const size_t word = size_t(id) / 64;
     return word < bits_.size() && (bits_[word] >> (id % 64)) & 1;
   }
+  void Prefetch(int64_t id) const override {
+    if (!bits_.empty() && id >= 0 && size_t(id) / 64 < bits_.size()) {
+      __builtin_prefetch(&bits_[size_t(id) / 64]);
+    }
+  }
   uint64_t cardinality() const {
     return bits_.empty() ? sparse_.cardinality() : CountBits(bits_);
   }

@@ -113,6 +113,14 @@ class Pq4FastScanner final : public ListScanner {
     return uint16_t(x);
   }
 
+  // Starts the filter's reads for the codes at positions pos[0, n) of
+  // ids, about to be pushed: their cache misses then overlap.
+  static void PrefetchForFilter(const IdFilter* filter, const int64_t* ids,
+                                const uint32_t* pos, size_t n) {
+    if (filter == nullptr) return;
+    for (size_t i = 0; i < n; ++i) filter->Prefetch(ids[pos[i]]);
+  }
+
   static void Push(const Query& q, const int64_t* ids, uint32_t pos,
                    uint16_t value, const IdFilter* filter) {
     // PushCandidate tests top-k's threshold again: it has tightened since
@@ -147,6 +155,7 @@ class Pq4FastScanner final : public ListScanner {
       order[selected] = uint32_t(s);
       selected += values[s] <= nth;
     }
+    PrefetchForFilter(filter, ids, order, selected);
     for (size_t i = 0; i < selected; ++i) {
       Push(q, ids, order[i], values[order[i]], filter);
     }
@@ -156,6 +165,7 @@ class Pq4FastScanner final : public ListScanner {
       order[selected] = uint32_t(s);
       selected += (values[s] > nth) & (values[s] < below);
     }
+    PrefetchForFilter(filter, ids, order, selected);
     for (size_t i = 0; i < selected; ++i) {
       Push(q, ids, order[i], values[order[i]], filter);
     }
@@ -220,6 +230,7 @@ class Pq4FastScanner final : public ListScanner {
                         value_rows, counts);
       for (int q = 0; q < nactive; ++q) {
         const int64_t* chunk_ids = ids + start;
+        PrefetchForFilter(filter, chunk_ids, id_rows[q], counts[q]);
         for (size_t s = 0; s < counts[q]; ++s) {
           Push(active[q], chunk_ids, id_rows[q][s], value_rows[q][s], filter);
         }

@@ -13,6 +13,10 @@ class IdFilter {
  public:
   virtual ~IdFilter() = default;
   virtual bool Contains(int64_t id) const = 0;
+  // Starts loading what Contains(id) reads. A scan calls it for a batch of
+  // candidates before testing them, so that the tests' cache misses (a
+  // column value a row, for a wide filter) overlap instead of queueing.
+  virtual void Prefetch(int64_t /*id*/) const {}
 };
 
 // Sparse ids of any value. (A filter's passing rows are a RowSet,

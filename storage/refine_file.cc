@@ -309,18 +309,45 @@ absl::Status RefineFile::Erase(int64_t id) {
   return absl::OkStatus();
 }
 
+const uint8_t* RefineFile::SlotOf(int64_t id) const {
+  if (id < 0 || uint64_t(id) >= capacity_) return nullptr;
+  return map_ + kHeaderBytes + uint64_t(id) * slot_bytes_;
+}
+
 void RefineFile::Read(const int64_t* ids, size_t n, uint8_t* out,
                       std::vector<bool>* found) const {
   found->assign(n, false);
   absl::ReaderMutexLock lock(&map_mu_);
-  for (size_t i = 0; i < n; ++i) {
-    if (ids[i] < 0 || uint64_t(ids[i]) >= capacity_) continue;
-    const uint8_t* slot = map_ + kHeaderBytes + uint64_t(ids[i]) * slot_bytes_;
-    if (LoadWord(slot) != kPresent) continue;
-    const uint32_t crc = LoadWord(slot + 4);
-    uint8_t* dst = out + i * record_bytes_;
-    CopyFromMap(dst, slot + kPrefixBytes, record_bytes_);
-    (*found)[i] = Checksum(dst, record_bytes_) == crc;
+  // Candidates' slots are scattered over a file of 4 KiB pages: each read
+  // is a TLB miss and a page walk, and software prefetches are dropped on
+  // a TLB miss. So, a window of candidates at a time: a load of one word of
+  // each slot (independent loads: the core overlaps their walks and
+  // misses), then prefetches of the slots' other lines (their pages'
+  // translations now loaded), then the copies. One slot at a time, the
+  // misses were 8% of the server's CPU under batches of 100 at 1M; about
+  // 4% this way (perf).
+  constexpr size_t kWindow = 32;  // 32 slots of 520 bytes stay in L1/L2
+  for (size_t begin = 0; begin < n; begin += kWindow) {
+    const size_t end = std::min(n, begin + kWindow);
+    uint32_t touched = 0;
+    for (size_t i = begin; i < end; ++i) {
+      if (const uint8_t* slot = SlotOf(ids[i])) touched += LoadWord(slot);
+    }
+    asm volatile("" : : "r"(touched));  // keep the loads
+    for (size_t i = begin; i < end; ++i) {
+      const uint8_t* slot = SlotOf(ids[i]);
+      if (slot == nullptr) continue;
+      for (size_t b = 64; b < slot_bytes_; b += 64) __builtin_prefetch(slot + b);
+      __builtin_prefetch(slot + slot_bytes_ - 1);  // slots are not aligned
+    }
+    for (size_t i = begin; i < end; ++i) {
+      const uint8_t* slot = SlotOf(ids[i]);
+      if (slot == nullptr || LoadWord(slot) != kPresent) continue;
+      const uint32_t crc = LoadWord(slot + 4);
+      uint8_t* dst = out + i * record_bytes_;
+      CopyFromMap(dst, slot + kPrefixBytes, record_bytes_);
+      (*found)[i] = Checksum(dst, record_bytes_) == crc;
+    }
   }
 }
 

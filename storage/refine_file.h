@@ -101,6 +101,8 @@ class RefineFile {
   absl::Status EnsureCapacity(uint64_t slots);
   absl::Status WriteHeader(bool clean, uint64_t source_version);
   absl::Status MarkUnclean();
+  // Where id's slot starts in the map; nullptr beyond the capacity.
+  const uint8_t* SlotOf(int64_t id) const ABSL_SHARED_LOCKS_REQUIRED(map_mu_);
 
   const std::string path_;
   const int fd_;

@@ -147,10 +147,12 @@ class IvfIndex final : public VectorIndex {
                int64_t* ids, float* distances) const;
   // Re-scores candidates with the Refine stages: the RAM tier (if any)
   // keeps k * refine_factor for the last stage, which keeps k. `cand` may
-  // be s->cand.
+  // be s->cand. held_after_ram_tier: `cand` may hold ids the lists no
+  // longer hold (removed since; their RAM codes remain), and the RAM
+  // tier's survivors are checked before the last stage.
   void Refine(const float* query, std::span<const int64_t> cand, int k,
               int refine_factor, SearchScratch* s, int64_t* ids,
-              float* distances) const;
+              float* distances, bool held_after_ram_tier = false) const;
   // One stage: re-scores `cand` with `codec`, reading their codes from
   // `source` when set, else from `codes`; pushes onto *out. Candidates
   // without a code are dropped. Returns how many it re-scored.

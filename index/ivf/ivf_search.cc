@@ -469,7 +469,8 @@ void IvfIndex::Rescore(const float* work_query, float constant,
 
 void IvfIndex::Refine(const float* query, std::span<const int64_t> cand,
                       int k, int refine_factor, SearchScratch* s,
-                      int64_t* out_ids, float* out_distances) const {
+                      int64_t* out_ids, float* out_distances,
+                      bool held_after_ram_tier) const {
   TopK& final_top = s->final_top;
   final_top.Reset(k);
   if (ram_refine_) {
@@ -479,9 +480,16 @@ void IvfIndex::Refine(const float* query, std::span<const int64_t> cand,
     middle.Reset(k * refine_factor);
     s->ram_refine_scored += RefineStage(*ram_refine_, ram_refine_codes_,
                                         nullptr, query, cand, s, &middle);
-    s->refine_scored +=
-        RefineStage(*refine_, refine_codes_, refine_source_, query,
-                    s->TakeCandidates(&middle), s, &final_top);
+    std::span<const int64_t> next = s->TakeCandidates(&middle);
+    if (held_after_ram_tier) {  // compacted in place (next is s->cand)
+      size_t kept = 0;
+      for (int64_t id : next) {
+        if (lists_.Contains(id)) s->cand[kept++] = id;
+      }
+      next = next.first(kept);
+    }
+    s->refine_scored += RefineStage(*refine_, refine_codes_, refine_source_,
+                                    query, next, s, &final_top);
   } else {
     s->refine_scored += RefineStage(*refine_, refine_codes_, refine_source_,
                                     query, cand, s, &final_top);

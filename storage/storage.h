@@ -46,6 +46,18 @@
 namespace qvdb {
 
 struct CollectionConfig {
+  CollectionConfig() = default;
+  // The fields a collection needs, in order; a schema is optional. (An
+  // aggregate would warn, -Wmissing-field-initializers, at every
+  // `{name, dim, metric, spec}` that leaves the schema out.)
+  CollectionConfig(std::string name, uint32_t dim, Metric metric,
+                   std::string index_spec, std::string field_schema = {})
+      : name(std::move(name)),
+        dim(dim),
+        metric(metric),
+        index_spec(std::move(index_spec)),
+        field_schema(std::move(field_schema)) {}
+
   std::string name;  // 1 to 256 bytes, unique
   uint32_t dim = 0;  // 1 to 65536
   Metric metric = Metric::kL2;

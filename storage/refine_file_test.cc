@@ -202,7 +202,9 @@ TEST(RefineFileTest, ConcurrentReadsDuringGrowthAndRewrites) {
   for (int64_t id = 0; id < 20000; ++id) {
     ASSERT_TRUE(f->Put(id, Record(id, 64).data()).ok());
     written.store(id + 1);
-    if (id % 7 == 0) ASSERT_TRUE(f->Put(id / 2, Record(id / 2, 64).data()).ok());
+    if (id % 7 == 0) {
+      ASSERT_TRUE(f->Put(id / 2, Record(id / 2, 64).data()).ok());
+    }
   }
   done.store(true);
   for (auto& r : readers) r.join();

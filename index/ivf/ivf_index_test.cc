@@ -330,7 +330,9 @@ TEST(IvfIndexTest, CountInProbedListsCountsTheRowsASearchWouldScan) {
         EXPECT_EQ((*counts)[q], scanned) << spec << " nprobe " << nprobe;
       }
       // Every list probed: every held id counts.
-      if (nprobe == 64) EXPECT_EQ((*counts)[0], sample.size() - 1) << spec;
+      if (nprobe == 64) {
+        EXPECT_EQ((*counts)[0], sample.size() - 1) << spec;
+      }
     }
   }
   // What a search refuses, this refuses.

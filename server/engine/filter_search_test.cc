@@ -98,7 +98,7 @@ std::vector<uint64_t> FilteredTruth(const FilteredData& d, size_t q, int k,
   for (size_t i = 0; i < d.ds.base.rows; ++i) {
     if (!pass(i)) continue;
     float dist = 0;
-    for (size_t j = 0; j < d.ds.base.cols; ++j) {
+    for (size_t j = 0; j < size_t(d.ds.base.cols); ++j) {
       const float t = x[j] - d.ds.base.row(i)[j];
       dist += t * t;
     }
@@ -180,7 +180,9 @@ TEST(FilterSearchTest, RecallHoldsAtEverySelectivity) {
       EXPECT_EQ(m.stats.allowed_rows, uint64_t(bound));
       // Exact under the threshold; the index for broad filters (between
       // the two, the cost model may pick either).
-      if (uint64_t(bound) <= exact_max) EXPECT_EQ(m.stats.strategy, "exact");
+      if (uint64_t(bound) <= exact_max) {
+        EXPECT_EQ(m.stats.strategy, "exact");
+      }
       if (uint64_t(bound) > exact_max && bound >= 1000) {
         EXPECT_EQ(m.stats.strategy, "index");
       }

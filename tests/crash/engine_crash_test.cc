@@ -227,7 +227,9 @@ void Verify(const std::string& dir, const std::string& mode,
     // Re-ranked with its own float32 vector from the disk tier (the refine
     // file, rebuilt after the kill): distance exactly 0, which the PQ code
     // alone would not give.
-    if (st.trained) EXPECT_EQ(hits[0][0].score, 0.0f) << "row " << id;
+    if (st.trained) {
+      EXPECT_EQ(hits[0][0].score, 0.0f) << "row " << id;
+    }
     if (compact && b + 1 < stored) {
       SearchOptions ten = so;
       ten.k = 10;

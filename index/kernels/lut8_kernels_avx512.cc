@@ -5,7 +5,9 @@
 // files.
 // GCC 12's extract/insert intrinsics self-initialise an "undefined" vector
 // and warn about it at every use (GCC PR 105593, fixed in GCC 13).
+#if defined(__GNUC__) && !defined(__clang__)  // clang has no such warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "index/kernels/lut8_kernels_internal.h"

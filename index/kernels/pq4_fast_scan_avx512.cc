@@ -11,7 +11,9 @@
 // once per block.
 // GCC 12's extract/insert intrinsics self-initialise an "undefined" vector
 // and warn about it at every use (GCC PR 105593, fixed in GCC 13).
+#if defined(__GNUC__) && !defined(__clang__)  // clang has no such warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "index/kernels/pq4_fast_scan_internal.h"

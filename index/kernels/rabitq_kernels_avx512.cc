@@ -6,7 +6,9 @@
 // nothing from the C++ library (see binary_kernels_avx512.cc).
 // GCC 12's extract intrinsics (in _mm512_reduce_add_epi64) self-initialise
 // an "undefined" vector and warn about it (GCC PR 105593, fixed in GCC 13).
+#if defined(__GNUC__) && !defined(__clang__)  // clang has no such warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "index/kernels/rabitq_kernels_internal.h"
